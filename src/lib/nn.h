@@ -1,0 +1,52 @@
+/*
+ * nn.h: the tiny inference runtime that runs anpr's two networks.
+ *
+ * A network is loaded once from a weight file (docs/nnfile.md) and is then
+ * read-only, so threads may share it. Running it needs an nn_work, which
+ * owns every buffer a forward pass touches; after the first run at a given
+ * input size a run allocates nothing.
+ */
+#ifndef ANPR_NN_H
+#define ANPR_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nn_net nn_net;
+typedef struct nn_work nn_work;
+
+enum { NN_KIND_RECOGNISER = 1, NN_KIND_DETECTOR = 2 };
+
+/* A channels-first float tensor owned by an nn_work (or the caller). */
+typedef struct nn_tensor {
+    int c, h, w;
+    float *data;
+} nn_tensor;
+
+/*
+ * Parses a weight file image held in memory (the bytes are copied). Returns
+ * NULL and writes a reason into err on any defect: bad magic, version, CRC,
+ * op, parameters, shapes, or a truncated file.
+ */
+nn_net *nn_load(const void *data, size_t len, char *err, size_t errlen);
+void nn_free(nn_net *net);
+
+int nn_kind(const nn_net *net);
+/* Input shape the network was trained at (it accepts other H, W too). */
+void nn_input_shape(const nn_net *net, int *c, int *h, int *w);
+/* Value of a meta key ("alphabet", "stride", ...), or NULL. */
+const char *nn_meta(const nn_net *net, const char *key);
+
+nn_work *nn_work_new(void);
+void nn_work_free(nn_work *w);
+
+/*
+ * Runs the network on `in` (shape must have the network's channel count).
+ * On success *out points at the output, owned by `w` and valid until the
+ * next run with `w`. Returns 0, or -1 with a reason in err (out of memory,
+ * input too small for the graph, or over max_bytes of activations).
+ */
+int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
+           const nn_tensor **out, char *err, size_t errlen);
+
+#endif
