@@ -1,0 +1,189 @@
+"""Training and test samples for the plate recogniser.
+
+Every sample is a grey plate crop prepared exactly as src/lib/recog.c
+prepares one: two-line plates (aspect below TWO_LINE_ASPECT) are cut into
+their top and bottom halves laid side by side, the crop is resized to
+IN_W x IN_H and normalised to zero mean and unit deviation.
+
+Held-out rule: real crops whose file number ends in 0 (00010.jpg, ...) are
+the test split and are never trained on; photos-dev is never trained on.
+"""
+import csv, io, math, os, random
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+import synth
+
+IN_H, IN_W = 32, 128
+TWO_LINE_ASPECT = 1.6
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DATA = synth.DATA
+
+
+def gray(im):
+    # The luma weights libjpeg uses, so Python and C see the same grey.
+    return im.convert("L") if im.mode != "L" else im
+
+
+def resize(im, w, h):
+    return im.resize((w, h), Image.BOX if im.size[0] >= w else Image.BILINEAR)
+
+
+def prepare(im):
+    """PIL crop -> float32 (IN_H, IN_W) array, as the C library does it."""
+    g = gray(im)
+    w, h = g.size
+    if w < TWO_LINE_ASPECT * h:
+        top = resize(g.crop((0, 0, w, h // 2)), IN_W // 2, IN_H)
+        bot = resize(g.crop((0, h // 2, w, h)), IN_W // 2, IN_H)
+        g = Image.new("L", (IN_W, IN_H))
+        g.paste(top, (0, 0))
+        g.paste(bot, (IN_W // 2, 0))
+    else:
+        g = resize(g, IN_W, IN_H)
+    a = np.asarray(g, dtype=np.float32) / 255.0
+    return (a - a.mean()) / (a.std() + 0.02)
+
+
+def encode(text):
+    return [ALPHABET.index(c) + 1 for c in text]
+
+
+def file_number(name):
+    return int(os.path.splitext(name)[0])
+
+
+def load_real(split):
+    """Labelled real crops: list of (PIL RGB image, text, country)."""
+    out = []
+    for folder, col, country in (("plate-crops-br", "plate", "br"), ("plate-crops-us", "plate", "us")):
+        d = os.path.join(DATA, folder)
+        with open(os.path.join(d, "labels.csv")) as f:
+            for row in csv.DictReader(f):
+                held = file_number(row["image"]) % 10 == 0
+                text = row[col].upper()
+                if held != (split == "test") or not text or any(c not in ALPHABET for c in text):
+                    continue
+                im = Image.open(os.path.join(d, row["image"])).convert("RGB")
+                im.load()
+                out.append((im, text, country))
+    return out
+
+
+def load_photos_dev():
+    """Plates of photos-dev cut out by their labelled boxes (measure only)."""
+    out = []
+    d = os.path.join(DATA, "photos-dev")
+    with open(os.path.join(d, "labels.csv")) as f:
+        for row in csv.DictReader(f):
+            im = ImageOps.exif_transpose(Image.open(os.path.join(d, row["image"]))).convert("RGB")
+            x, y, w, h = (int(row[k]) for k in "xywh")
+            x0, y0 = max(0, x), max(0, y)
+            out.append((im.crop((x0, y0, x + w, y + h)), row["plate"].upper(), row["country"]))
+    return out
+
+
+_backgrounds = None
+
+
+def background(rng, w, h):
+    """A random patch of a plate-free scene, w x h."""
+    global _backgrounds
+    if _backgrounds is None:
+        d = os.path.join(DATA, "negatives")
+        names = sorted(os.listdir(d))[::6]
+        _backgrounds = []
+        for n in names:
+            im = Image.open(os.path.join(d, n)).convert("RGB")
+            im.thumbnail((320, 320))
+            _backgrounds.append(im)
+    b = rng.choice(_backgrounds)
+    s = min(b.size[0] / w, b.size[1] / h) * rng.uniform(0.5, 1.0)
+    cw, ch = max(1, int(w * s)), max(1, int(h * s))
+    x, y = rng.randint(0, b.size[0] - cw), rng.randint(0, b.size[1] - ch)
+    return b.crop((x, y, x + cw, y + ch)).resize((w, h), Image.BILINEAR)
+
+
+def perspective_crop(rng, im, quad, out_w, out_h, jitter):
+    """Samples quad (TL, TR, BR, BL) of im into out_w x out_h, each corner
+    moved by up to `jitter` of the quad's size, as a detector might miss."""
+    w = max(abs(quad[1][0] - quad[0][0]), 1)
+    h = max(abs(quad[3][1] - quad[0][1]), 1)
+    q = [(x + rng.uniform(-jitter, jitter) * w, y + rng.uniform(-jitter, jitter) * h * 2) for x, y in quad]
+    # PIL's QUAD transform maps the output rectangle onto the quad (UL, LL, LR, UR).
+    data = (q[0][0], q[0][1], q[3][0], q[3][1], q[2][0], q[2][1], q[1][0], q[1][1])
+    return im.transform((out_w, out_h), Image.QUAD, data, Image.BILINEAR)
+
+
+def camera(rng, im, strength=1.0):
+    """Light, focus, sensor and compression damage."""
+    g = gray(im)
+    r = rng.random()
+    if r < 0.08 * strength:    # infrared: plate glows, paint goes dark
+        g = ImageOps.autocontrast(g, cutoff=rng.uniform(0, 5))
+        g = g.point(lambda v: min(255, int(255 * (v / 255) ** rng.uniform(0.4, 0.8))))
+    elif r < 0.25 * strength:  # low light
+        f = rng.uniform(0.15, 0.5)
+        g = g.point(lambda v: int(v * f))
+    elif r < 0.35 * strength:  # glare
+        f = rng.uniform(1.2, 1.8)
+        g = g.point(lambda v: min(255, int(v * f + 30)))
+    if rng.random() < 0.5 * strength:
+        g = g.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 1.6 * strength)))
+    if rng.random() < 0.4 * strength:  # a far plate: few pixels
+        w, h = g.size
+        s = rng.uniform(0.25, 0.7)
+        g = g.resize((max(8, int(w * s)), max(4, int(h * s))), Image.BILINEAR).resize((w, h), Image.BILINEAR)
+    a = np.asarray(g, dtype=np.float32)
+    if rng.random() < 0.5 * strength:
+        a = a + np.random.default_rng(rng.randrange(1 << 30)).normal(0, rng.uniform(2, 14), a.shape)
+    if rng.random() < 0.3:  # uneven light: a shadow edge across the plate
+        x = np.linspace(-1, 1, a.shape[1])[None, :] * rng.uniform(-3, 3) + rng.uniform(-1, 1)
+        a = a * (1 - rng.uniform(0.2, 0.6) * (x > 0))
+    g = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+    if rng.random() < 0.5:
+        buf = io.BytesIO()
+        g.save(buf, "JPEG", quality=rng.randint(15, 90))
+        g = Image.open(buf)
+    return g
+
+
+def synthetic(rng):
+    """One synthetic sample: (prepared array, text)."""
+    plate, text, two = synth.render_plate(rng)
+    if rng.random() < 0.35:
+        plate = synth.dirt(rng, plate)
+    W, H = plate.size
+    mx, my = int(W * 0.3), int(H * 0.5)
+    canvas = background(rng, W + 2 * mx, H + 2 * my)
+    canvas.paste(plate, (mx, my))
+    if rng.random() < 0.5:   # the vehicle around it, a colour band above/below
+        c = tuple(rng.randint(0, 255) for _ in range(3))
+        canvas.paste(c, (0, 0, canvas.size[0], my - rng.randint(0, my // 2)))
+    quad = [(mx, my), (mx + W, my), (mx + W, my + H), (mx, my + H)]
+    ow = 128 if not two else 64
+    crop = perspective_crop(rng, canvas, quad, ow * 2, 64 if not two else 100, rng.uniform(0.0, 0.07))
+    if rng.random() < 0.5:
+        crop = crop.rotate(rng.uniform(-4, 4), Image.BILINEAR, expand=False, fillcolor=(80, 80, 80))
+    return prepare(camera(rng, crop)), text
+
+
+def real(rng, sample):
+    """A real crop, moved and damaged a little: (prepared array, text)."""
+    im, text, _ = sample
+    w, h = im.size
+    j = 0.06
+    quad = [(0, 0), (w, 0), (w, h), (0, h)]
+    crop = perspective_crop(rng, im, quad, w, h, rng.uniform(0, j))
+    return prepare(camera(rng, crop, 0.6)), text
+
+
+def synthetic_test_set(n=2000, seed=20261124):
+    """The fixed synthetic GB test set: a seed training never draws from."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        plate, text, two = synth.render_plate(rng, "gb")
+        im = synth.dirt(rng, plate) if rng.random() < 0.3 else plate
+        out.append((camera(rng, im, 0.7), text, "gb"))
+    return out

@@ -1,0 +1,178 @@
+"""Train the plate recogniser and export it to models/recogniser.nnw.
+
+    /usr/bin/python3 train/rec_train.py --minutes 50
+
+A convolutional network reads a 32x128 grey crop into 32 columns of
+symbol scores, trained with CTC. It has no recurrent layer: two 1x3
+convolutions along the sequence give each column the context it needs,
+and the C runtime then needs only convolutions. Samples are two thirds
+synthetic (train/synth.py) and one third real labelled crops; the
+held-out crops, the synthetic GB test set and photos-dev are measured at
+every checkpoint and never trained on. Resumes from train/out/rec.pt.
+"""
+import argparse, os, random, sys, time
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nnfile
+import rec_data as D
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+OUT = os.path.join(ROOT, "train", "out")
+
+
+def block(cin, cout, k=(3, 3), p=(1, 1)):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=p, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class Recogniser(nn.Module):
+    def __init__(self, n_classes=len(D.ALPHABET) + 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            block(1, 24), nn.MaxPool2d(2),              # 16x64
+            block(24, 48), nn.MaxPool2d(2),             # 8x32
+            block(48, 64), nn.MaxPool2d((2, 1)),        # 4x32
+            block(64, 128),
+            block(128, 160, (4, 1), (0, 0)),            # 1x32
+            block(160, 160, (1, 3), (0, 1)),
+            block(160, 160, (1, 3), (0, 1)))
+        self.head = nn.Conv2d(160, n_classes, 1)
+
+    def forward(self, x):                               # (N,1,32,128) -> (N,C,32)
+        return self.head(self.body(x)).squeeze(2)
+
+    def export(self, path, meta):
+        layers = []
+        for m in self.body:
+            if isinstance(m, nn.Sequential):
+                layers.append(nnfile.conv_layer(m[0], m[1], "relu"))
+            else:
+                k = m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,) * 2
+                s = m.stride if isinstance(m.stride, tuple) else (m.stride,) * 2
+                layers.append({"op": "maxpool", "inputs": [-1], "params": [k[0], k[1], s[0], s[1], 0, 0]})
+        layers.append(nnfile.conv_layer(self.head, None, "none"))
+        nnfile.write(path, "recogniser", (1, D.IN_H, D.IN_W), meta, nnfile.resolve_inputs(layers))
+
+
+class Stream(torch.utils.data.IterableDataset):
+    """Endless batches; synthetic two thirds, real one third."""
+    def __init__(self, seed, batch, real_frac=0.35):
+        self.seed, self.batch, self.real_frac = seed, batch, real_frac
+
+    def __iter__(self):
+        rng = random.Random(self.seed + (torch.utils.data.get_worker_info() or type("w", (), {"id": 0})).id)
+        reals = D.load_real("train")
+        by_country = {}
+        for s in reals:
+            by_country.setdefault(s[2], []).append(s)
+        while True:
+            xs, ys = [], []
+            for _ in range(self.batch):
+                if rng.random() < self.real_frac:
+                    x, t = D.real(rng, rng.choice(by_country[rng.choice(sorted(by_country))]))
+                else:
+                    x, t = D.synthetic(rng)
+                xs.append(x)
+                ys.append(t)
+            yield torch.from_numpy(np.stack(xs)[:, None]), ys
+
+
+def greedy(logits):
+    """(N,C,T) -> texts by best path."""
+    best = logits.argmax(1).numpy()
+    out = []
+    for row in best:
+        s, prev = [], 0
+        for k in row:
+            if k != prev and k != 0:
+                s.append(D.ALPHABET[k - 1])
+            prev = k
+        out.append("".join(s))
+    return out
+
+
+def evaluate(model, sets):
+    model.eval()
+    res = {}
+    with torch.no_grad():
+        for name, (x, texts) in sets.items():
+            pred = []
+            for i in range(0, len(x), 256):
+                pred += greedy(model(x[i:i + 256]))
+            res[name] = sum(p == t for p, t in zip(pred, texts)) / max(1, len(texts))
+    model.train()
+    return res
+
+
+def tensors(samples):
+    return (torch.from_numpy(np.stack([D.prepare(s[0]) for s in samples])[:, None]), [s[1] for s in samples])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--eval-every", type=float, default=5, help="minutes")
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "recogniser.nnw"))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    os.makedirs(OUT, exist_ok=True)
+    model = Recogniser()
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    ckpt = os.path.join(OUT, "rec.pt")
+    spent, step = 0.0, 0
+    if os.path.exists(ckpt):
+        st = torch.load(ckpt)
+        model.load_state_dict(st["model"]); opt.load_state_dict(st["opt"])
+        spent, step = st["spent"], st["step"]
+        print(f"resumed at step {step}, {spent / 60:.1f} min", flush=True)
+    print("parameters", sum(p.numel() for p in model.parameters()), flush=True)
+    test = D.load_real("test")
+    sets = {"br-test": tensors([s for s in test if s[2] == "br"]),
+            "us-test": tensors([s for s in test if s[2] == "us"]),
+            "gb-synth": tensors(D.synthetic_test_set(1000)),
+            "photos-dev": tensors(D.load_photos_dev())}
+    loader = torch.utils.data.DataLoader(Stream(1000 + step, a.batch), batch_size=None, num_workers=1,
+                                         prefetch_factor=4)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    budget = a.minutes * 60
+    t0, last_eval = time.time() - spent, time.time()
+    for x, texts in loader:
+        spent = time.time() - t0
+        frac = min(1.0, spent / budget)
+        lr = a.lr * (min(1.0, step / 300) * 0.5 * (1 + np.cos(np.pi * frac)) + 0.01)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        logp = F.log_softmax(model(x), 1).permute(2, 0, 1)   # (T,N,C)
+        tgt = torch.tensor([k for t in texts for k in D.encode(t)])
+        loss = ctc(logp, tgt, torch.full((len(texts),), logp.shape[0], dtype=torch.long),
+                   torch.tensor([len(t) for t in texts]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            print(f"step {step} {spent / 60:.1f} min loss {loss.item():.3f} lr {lr:.2e} "
+                  f"{step * a.batch / max(spent, 1):.0f} samples/s", flush=True)
+        done = spent >= budget
+        if done or time.time() - last_eval > a.eval_every * 60:
+            last_eval = time.time()
+            r = evaluate(model, sets)
+            print("eval", step, " ".join(f"{k} {v:.3f}" for k, v in r.items()), flush=True)
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "spent": spent, "step": step}, ckpt)
+            model.eval()
+            model.export(a.out, {"name": "anpr-recogniser", "alphabet": D.ALPHABET,
+                                 "two_line_aspect": D.TWO_LINE_ASPECT, "steps": step})
+            model.train()
+        if done:
+            break
+
+
+if __name__ == "__main__":
+    main()
