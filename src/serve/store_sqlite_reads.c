@@ -1,0 +1,413 @@
+/*
+ * store_sqlite_reads.c: the SQLite engine's reads: durable batch insert
+ * (with the alerts of new reads in the same transaction), search, images,
+ * retention, and the investigation queries over reads.
+ */
+#include "store_sqlite.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_COLS "id, vrm, vrm_key, confidence, camera, time_ms, lane," \
+    " direction, patch IS NOT NULL, overview IS NOT NULL, received_ms"
+
+/* Fills r from a row selected with READ_COLS starting at column c. */
+static void row_read(sqlite3_stmt *st, int c, store_read *r)
+{
+    memset(r, 0, sizeof *r);
+    sq_col_text(st, c + 0, r->id, sizeof r->id);
+    sq_col_text(st, c + 1, r->vrm, sizeof r->vrm);
+    sq_col_text(st, c + 2, r->vrm_key, sizeof r->vrm_key);
+    r->confidence = sqlite3_column_double(st, c + 3);
+    sq_col_text(st, c + 4, r->camera, sizeof r->camera);
+    r->time_ms = sqlite3_column_int64(st, c + 5);
+    r->lane = sqlite3_column_int(st, c + 6);
+    sq_col_text(st, c + 7, r->direction, sizeof r->direction);
+    r->has_patch = sqlite3_column_int(st, c + 8);
+    r->has_overview = sqlite3_column_int(st, c + 9);
+    r->received_ms = sqlite3_column_int64(st, c + 10);
+}
+
+/* Steps st to the end, handing each row to cb as a read. */
+static store_code each_read(sqlite3 *db, sqlite3_stmt *st, store_read_cb cb,
+                            void *ctx)
+{
+    int rc;
+    store_read r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_read(st, 0, &r);
+        if (cb(ctx, &r))
+            return STORE_OK;
+    }
+    return rc == SQLITE_DONE ? STORE_OK : sq_fail(db, "query");
+}
+
+static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+    if (p && n)
+        sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+store_code sq_insert_alert(sq_store *s, const char *read_id, const store_hit *h,
+                           const char *vrm, const char *camera, int64_t time_ms,
+                           int64_t created_ms, int64_t *id)
+{
+    sqlite3_stmt *st = sq_prepare(s->writer,
+        "INSERT INTO alerts(read_id, entry_id, hotlist, vrm, entry_vrm, match,"
+        " substitutions, priority, reason, camera, time_ms, created_ms)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+        " ON CONFLICT(read_id, entry_id) DO NOTHING");
+    if (!st)
+        return STORE_ERR;
+    sq_bind_text(st, 1, read_id);
+    sqlite3_bind_int64(st, 2, h->entry_id);
+    sq_bind_text(st, 3, h->hotlist);
+    sq_bind_text(st, 4, vrm);
+    sq_bind_text(st, 5, h->entry_vrm);
+    sqlite3_bind_int(st, 6, h->match);
+    sqlite3_bind_int(st, 7, h->substitutions);
+    sqlite3_bind_int(st, 8, h->priority);
+    sqlite3_bind_text(st, 9, h->reason, -1, SQLITE_STATIC);
+    sq_bind_text(st, 10, camera);
+    sqlite3_bind_int64(st, 11, time_ms);
+    sqlite3_bind_int64(st, 12, created_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(s->writer, "insert alert");
+    *id = sqlite3_changes(s->writer) ? sqlite3_last_insert_rowid(s->writer) : 0;
+    return STORE_OK;
+}
+
+store_code sq_insert_reads(store *base, const store_read *reads, size_t n,
+                           store_insert *status)
+{
+    sq_store *s = (sq_store *)base;
+    int64_t last_alert = 0;
+    store_code rc = sq_begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_stmt *st = sq_prepare(s->writer,
+        "INSERT INTO reads(id, vrm, vrm_key, confidence, camera, time_ms, lane,"
+        " direction, patch, overview, received_ms)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(id) DO NOTHING");
+    if (!st)
+        return sq_end(s, STORE_ERR);
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        const store_read *r = &reads[i];
+        sqlite3_reset(st);
+        sq_bind_text(st, 1, r->id);
+        sq_bind_text(st, 2, r->vrm);
+        sqlite3_bind_text(st, 3, r->vrm_key, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 4, r->confidence);
+        sq_bind_text(st, 5, r->camera);
+        sqlite3_bind_int64(st, 6, r->time_ms);
+        sqlite3_bind_int(st, 7, r->lane);
+        sqlite3_bind_text(st, 8, r->direction, -1, SQLITE_STATIC);
+        bind_blob(st, 9, r->patch, r->patch_len);
+        bind_blob(st, 10, r->overview, r->overview_len);
+        sqlite3_bind_int64(st, 11, r->received_ms);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = sq_fail(s->writer, "insert read");
+            break;
+        }
+        status[i] = sqlite3_changes(s->writer) ? STORE_INSERTED : STORE_DUPLICATE;
+        for (int h = 0; status[i] == STORE_INSERTED && h < r->n_hits; h++) {
+            int64_t id;
+            rc = sq_insert_alert(s, r->id, &r->hits[h], r->vrm, r->camera,
+                                 r->time_ms, r->received_ms, &id);
+            if (rc != STORE_OK)
+                break;
+            if (id > last_alert)
+                last_alert = id;
+        }
+    }
+    sqlite3_finalize(st);
+    rc = sq_end(s, rc);
+    if (rc == STORE_OK && last_alert)
+        sq_alerts_committed(s, last_alert);
+    return rc;
+}
+
+store_code sq_search_reads(store *base, const store_query *q, store_read_cb cb,
+                           void *ctx)
+{
+    sq_store *s = (sq_store *)base;
+    /* Only the conditions asked for, so the planner sees which index fits. */
+    char sql[768];
+    size_t len = (size_t)snprintf(sql, sizeof sql,
+                                  "SELECT " READ_COLS " FROM reads WHERE 1");
+    if (q->vrm) {
+        static const char *const cond[] = {
+            [STORE_MATCH_EXACT] = " AND vrm = ?1",
+            [STORE_MATCH_PATTERN] = " AND vrm GLOB ?1",
+            [STORE_MATCH_FUZZY] = " AND vrm_key = ?1",
+        };
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s", cond[q->match]);
+    }
+    if (q->from_ms)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND time_ms >= ?2");
+    if (q->to_ms)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND time_ms <= ?3");
+    if (q->camera)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND camera = ?4");
+    if (q->before_ms)
+        len += (size_t)snprintf(sql + len, sizeof sql - len,
+                                " AND (time_ms < ?5 OR (time_ms = ?5 AND id < ?6))");
+    snprintf(sql + len, sizeof sql - len,
+             " ORDER BY time_ms DESC, id DESC LIMIT ?7");
+
+    sqlite3 *db = sq_reader(s);
+    if (!db)
+        return STORE_ERR;
+    sqlite3_stmt *st = sq_prepare(db, sql);
+    store_code rc = STORE_ERR;
+    if (st) {
+        if (q->vrm)
+            sqlite3_bind_text(st, 1, q->vrm, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, q->from_ms);
+        sqlite3_bind_int64(st, 3, q->to_ms);
+        if (q->camera)
+            sqlite3_bind_text(st, 4, q->camera, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, q->before_ms);
+        sqlite3_bind_text(st, 6, q->before_id ? q->before_id : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 7, q->limit);
+        rc = each_read(db, st, cb, ctx);
+        sqlite3_finalize(st);
+    }
+    sq_release(s, db);
+    return rc;
+}
+
+/* Copies the first read a query yields into *out; NOTFOUND when none. */
+static int copy_read(void *ctx, const store_read *r)
+{
+    *(store_read *)ctx = *r;
+    return 1;
+}
+
+store_code sq_get_read(store *base, const char *id, store_read *out)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3 *db = sq_reader(s);
+    if (!db)
+        return STORE_ERR;
+    store_code rc = STORE_ERR;
+    sqlite3_stmt *st = sq_prepare(db, "SELECT " READ_COLS " FROM reads WHERE id = ?1");
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        out->id[0] = 0;
+        rc = each_read(db, st, copy_read, out);
+        if (rc == STORE_OK && !out->id[0]) {
+            store_set_error("no read with ID '%s'", id);
+            rc = STORE_NOTFOUND;
+        }
+        sqlite3_finalize(st);
+    }
+    sq_release(s, db);
+    return rc;
+}
+
+store_code sq_get_image(store *base, const char *id, store_image which,
+                        void **data, size_t *len)
+{
+    sq_store *s = (sq_store *)base;
+    *data = NULL;
+    *len = 0;
+    sqlite3 *db = sq_reader(s);
+    if (!db)
+        return STORE_ERR;
+    store_code rc = STORE_ERR;
+    sqlite3_stmt *st = sq_prepare(db, which == STORE_IMAGE_PATCH
+                                  ? "SELECT patch FROM reads WHERE id = ?1"
+                                  : "SELECT overview FROM reads WHERE id = ?1");
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+            size_t n = (size_t)sqlite3_column_bytes(st, 0);
+            *data = malloc(n ? n : 1);
+            if (*data) {
+                memcpy(*data, sqlite3_column_blob(st, 0), n);
+                *len = n;
+                rc = STORE_OK;
+            } else {
+                store_set_error("out of memory");
+            }
+        } else if (step == SQLITE_ROW || step == SQLITE_DONE) {
+            store_set_error("read '%s' has no such image", id);
+            rc = STORE_NOTFOUND;
+        } else {
+            rc = sq_fail(db, "image");
+        }
+        sqlite3_finalize(st);
+    }
+    sq_release(s, db);
+    return rc;
+}
+
+store_code sq_count_reads(store *base, int64_t *n)
+{
+    return sq_one_int((sq_store *)base, "SELECT count(*) FROM reads", n);
+}
+
+store_code sq_delete_reads_before(store *base, int64_t cutoff_ms, int64_t *deleted)
+{
+    sq_store *s = (sq_store *)base;
+    *deleted = 0;
+    store_code rc = sq_begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_stmt *st = sq_prepare(s->writer,
+        "DELETE FROM alerts WHERE read_id IN"
+        " (SELECT id FROM reads WHERE time_ms < ?1)");
+    if (!st)
+        return sq_end(s, STORE_ERR);
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = sq_fail(s->writer, "retention");
+    sqlite3_finalize(st);
+    if (rc == STORE_OK && (st = sq_prepare(s->writer,
+                                           "DELETE FROM reads WHERE time_ms < ?1"))) {
+        sqlite3_bind_int64(st, 1, cutoff_ms);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sq_fail(s->writer, "retention");
+        else
+            *deleted = sqlite3_changes64(s->writer);
+        sqlite3_finalize(st);
+    } else if (rc == STORE_OK) {
+        rc = STORE_ERR;
+    }
+    return sq_end(s, rc);
+}
+
+store_code sq_first_last_seen(store *base, const char *vrm, int64_t from_ms,
+                              int64_t to_ms, store_read *first,
+                              store_read *last, int64_t *count)
+{
+    sq_store *s = (sq_store *)base;
+    if (!to_ms)
+        to_ms = INT64_MAX;
+    sqlite3 *db = sq_reader(s);
+    if (!db)
+        return STORE_ERR;
+    store_code rc = STORE_ERR;
+    /* Two ends of the (vrm, time_ms) index and a count along it. */
+    sqlite3_stmt *st = sq_prepare(db,
+        "SELECT (SELECT count(*) FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3),"
+        " f.*, l.* FROM"
+        " (SELECT " READ_COLS " FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3"
+        "  ORDER BY time_ms, id LIMIT 1) f,"
+        " (SELECT " READ_COLS " FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3"
+        "  ORDER BY time_ms DESC, id DESC LIMIT 1) l");
+    if (st) {
+        sqlite3_bind_text(st, 1, vrm, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *count = sqlite3_column_int64(st, 0);
+            row_read(st, 1, first);
+            row_read(st, 12, last);
+            rc = STORE_OK;
+        } else if (step == SQLITE_DONE) {
+            store_set_error("%s was not seen in that time", vrm);
+            rc = STORE_NOTFOUND;
+        } else {
+            rc = sq_fail(db, "first/last seen");
+        }
+        sqlite3_finalize(st);
+    }
+    sq_release(s, db);
+    return rc;
+}
+
+store_code sq_convoy(store *base, const char *vrm, int64_t from_ms,
+                     int64_t to_ms, int64_t window_ms, int min_count, int limit,
+                     store_convoy_cb cb, void *ctx)
+{
+    sq_store *s = (sq_store *)base;
+    if (!to_ms)
+        to_ms = INT64_MAX;
+    sqlite3 *db = sq_reader(s);
+    if (!db)
+        return STORE_ERR;
+    store_code rc = STORE_ERR;
+    sqlite3_stmt *st = sq_prepare(db,
+        "WITH t AS (SELECT id, camera, time_ms FROM reads"
+        "  WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3)"
+        " SELECT r.vrm, count(DISTINCT t.id) AS n, count(DISTINCT r.camera)"
+        " FROM t JOIN reads r ON r.camera = t.camera"
+        "  AND r.time_ms BETWEEN t.time_ms - ?4 AND t.time_ms + ?4"
+        " WHERE r.vrm <> ?1 GROUP BY r.vrm HAVING count(DISTINCT t.id) >= ?5"
+        " ORDER BY n DESC, r.vrm LIMIT ?6");
+    if (st) {
+        sqlite3_bind_text(st, 1, vrm, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        sqlite3_bind_int64(st, 4, window_ms);
+        sqlite3_bind_int(st, 5, min_count);
+        sqlite3_bind_int(st, 6, limit);
+        int step;
+        store_convoy c;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            sq_col_text(st, 0, c.vrm, sizeof c.vrm);
+            c.count = sqlite3_column_int64(st, 1);
+            c.cameras = sqlite3_column_int64(st, 2);
+            if (cb(ctx, &c))
+                break;
+        }
+        rc = step == SQLITE_ROW || step == SQLITE_DONE ? STORE_OK : sq_fail(db, "convoy");
+        sqlite3_finalize(st);
+    }
+    sq_release(s, db);
+    return rc;
+}
+
+store_code sq_journeys(store *base, const char *camera_a, const char *camera_b,
+                       const char *vrm, int64_t from_ms, int64_t to_ms,
+                       int64_t max_ms, int limit, store_journey_cb cb, void *ctx)
+{
+    sq_store *s = (sq_store *)base;
+    if (!to_ms)
+        to_ms = INT64_MAX;
+    sqlite3 *db = sq_reader(s);
+    if (!db)
+        return STORE_ERR;
+    store_code rc = STORE_ERR;
+    sqlite3_stmt *st = sq_prepare(db,
+        "SELECT a.vrm, a.id, a.time_ms, b.id, b.time_ms FROM reads a"
+        " JOIN reads b ON b.id = (SELECT id FROM reads WHERE vrm = a.vrm"
+        "  AND camera = ?2 AND time_ms > a.time_ms AND time_ms <= a.time_ms + ?5"
+        "  ORDER BY time_ms LIMIT 1)"
+        " WHERE a.camera = ?1 AND a.time_ms BETWEEN ?3 AND ?4"
+        " AND (?6 IS NULL OR a.vrm = ?6)"
+        " ORDER BY a.time_ms, a.id LIMIT ?7");
+    if (st) {
+        sqlite3_bind_text(st, 1, camera_a, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, camera_b, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, from_ms);
+        sqlite3_bind_int64(st, 4, to_ms);
+        sqlite3_bind_int64(st, 5, max_ms);
+        sq_bind_text(st, 6, vrm);
+        sqlite3_bind_int(st, 7, limit);
+        int step;
+        store_journey j;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            sq_col_text(st, 0, j.vrm, sizeof j.vrm);
+            sq_col_text(st, 1, j.read_a, sizeof j.read_a);
+            j.time_a = sqlite3_column_int64(st, 2);
+            sq_col_text(st, 3, j.read_b, sizeof j.read_b);
+            j.time_b = sqlite3_column_int64(st, 4);
+            if (cb(ctx, &j))
+                break;
+        }
+        rc = step == SQLITE_ROW || step == SQLITE_DONE ? STORE_OK : sq_fail(db, "journeys");
+        sqlite3_finalize(st);
+    }
+    sq_release(s, db);
+    return rc;
+}
