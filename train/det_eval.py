@@ -1,0 +1,140 @@
+"""Measures the plate detector on ../shared/data/photos-dev.
+
+Each photo is prepared the way src/lib/detect.c prepares a frame (grey,
+area-resized to fit 512x512 keeping aspect, zero-padded to a multiple of
+32), run through the PyTorch model, and decoded the way detect.c decodes:
+3x3 local maxima of the heatmap above a threshold, corners from the
+offsets, greedy NMS on the quads' bounding boxes. A labelled plate counts as
+found when a detection's axis-aligned box has IoU >= 0.5 with it; every
+other detection is a false positive (photos-dev labels one plate per photo,
+so plates on other cars count against us too: read the figure with that in
+mind).
+
+  python3 train/det_eval.py [checkpoint.pt] [--thr 0.3] [--show DIR]
+"""
+import csv
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+import det_model
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+DEV = os.path.normpath(os.path.join(ROOT, "..", "..", "shared", "data", "photos-dev"))
+MAX_SIDE = 512
+
+
+def prepare(grey):
+    """Grey PIL image -> (padded float array, scale from input to photo px)."""
+    w, h = grey.size
+    s = min(MAX_SIDE / w, MAX_SIDE / h)
+    dw, dh = max(1, round(w * s)), max(1, round(h * s))
+    a = np.asarray(grey.resize((dw, dh), Image.BOX), np.float32) / 255.0
+    A = det_model.ALIGN
+    ph, pw = -(-dh // A) * A, -(-dw // A) * A
+    out = np.zeros((ph, pw), np.float32)
+    out[:dh, :dw] = a
+    return out, (w / dw, h / dh)
+
+
+def load_dev():
+    """[(name, input array, (sx, sy), label box x0,y0,x1,y1)] for photos-dev."""
+    items = []
+    with open(os.path.join(DEV, "labels.csv")) as f:
+        for r in csv.DictReader(f):
+            im = Image.open(os.path.join(DEV, r["image"])).convert("L")
+            x, y, w, h = (int(r[k]) for k in "xywh")
+            x0, y0 = max(0, x), max(0, y)  # one label starts at x = -1
+            a, sc = prepare(im)
+            items.append((r["image"], a, sc, (x0, y0, x + w, y + h)))
+    return items
+
+
+def iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+def decode(hm, reg, thr, scale_xy, max_det=16, nms_iou=0.3):
+    """Heatmap (H,W) and corners (8,H,W) as numpy -> [(score, quad 4x2)] in
+    photo pixels, best first, after NMS on bounding boxes."""
+    S, C = det_model.STRIDE, det_model.CORNER_SCALE
+    t = torch.from_numpy(hm)[None, None]
+    peak = (F.max_pool2d(t, 3, 1, 1) == t)[0, 0].numpy() & (hm >= thr)
+    ys, xs = np.nonzero(peak)
+    cand = sorted(zip(hm[ys, xs], ys, xs), reverse=True)
+    out = []
+    for sc, y, x in cand:
+        q = np.empty((4, 2))
+        for k in range(4):
+            q[k, 0] = ((x + 0.5) * S + reg[2 * k, y, x] * C) * scale_xy[0]
+            q[k, 1] = ((y + 0.5) * S + reg[2 * k + 1, y, x] * C) * scale_xy[1]
+        box = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
+        if all(iou(box, b) <= nms_iou for _, _, b in out):
+            out.append((float(sc), q, box))
+            if len(out) == max_det:
+                break
+    return out
+
+
+def evaluate(model, items, thr=0.3, show=None):
+    """Returns (recall, false positives per image, misses list)."""
+    model.eval()
+    found, fp, misses = 0, 0, []
+    with torch.no_grad():
+        for name, a, sc, lab in items:
+            h, r = model(torch.from_numpy(a)[None, None])
+            dets = decode(torch.sigmoid(h)[0, 0].numpy(), r[0].numpy(), thr, sc)
+            hit = [d for d in dets if iou(d[2], lab) >= 0.5]
+            found += bool(hit)
+            fp += len(dets) - min(1, len(hit))
+            if not hit:
+                best = max((iou(d[2], lab) for d in dets), default=0.0)
+                misses.append((name, best, len(dets)))
+            if show:
+                im = Image.open(os.path.join(DEV, name)).convert("RGB")
+                d = ImageDraw.Draw(im)
+                d.rectangle(lab, outline=(0, 255, 0), width=3)
+                for s, q, _ in dets:
+                    d.polygon([tuple(p) for p in q], outline=(255, 0, 0), width=3)
+                    d.text(tuple(q[0]), "%.2f" % s, fill=(255, 0, 0))
+                im.save(os.path.join(show, name.rsplit(".", 1)[0] + ".jpg"))
+    model.train()
+    return found / len(items), fp / len(items), misses
+
+
+def main():
+    torch.set_num_threads(1)
+    args = sys.argv[1:]
+    thr, show, ckpt = 0.3, None, os.path.join(ROOT, "out", "det_last.pt")
+    while args:
+        a = args.pop(0)
+        if a == "--thr":
+            thr = float(args.pop(0))
+        elif a == "--show":
+            show = args.pop(0)
+            os.makedirs(show, exist_ok=True)
+        else:
+            ckpt = a
+    model = det_model.Detector()
+    model.load_state_dict(torch.load(ckpt, map_location="cpu")["model"])
+    items = load_dev()
+    for t in sorted({thr, 0.2, 0.3, 0.5}):
+        rec, fpi, misses = evaluate(model, items, t, show if t == thr else None)
+        print("thr %.2f  recall %.1f%% (%d/%d)  false positives per image %.2f"
+              % (t, 100 * rec, round(rec * len(items)), len(items), fpi))
+        if t == thr:
+            for m in misses:
+                print("  missed %s (best IoU %.2f, %d detections)" % m)
+
+
+if __name__ == "__main__":
+    main()
