@@ -8,6 +8,46 @@
  * digits, so a 0 read where a letter must stand becomes the likeliest
  * letter there by the network's own probabilities (O, D or Q), at the cost
  * of that probability. The best-scoring distinct texts come back.
+ *
+ * Formats, by the name they report (country in brackets):
+ *   gb-current  (gb)  AB12CDE: area letters (the first never I, Q or Z, the
+ *                     second never I or Q), a two-digit age identifier,
+ *                     three letters other than I and Q.
+ *   gb-prefix   (gb)  A123BCD: year letter (never I, O, Q, U, Z), 1 to 3
+ *                     digits, three letters other than I and Q.
+ *   gb-suffix   (gb)  ABC123D: three letters other than I and Q, 1 to 3
+ *                     digits, year letter as for prefix.
+ *   gb-ni       (gb)  ABZ1234: three letters, the second or third I or Z,
+ *                     then 1 to 4 digits (Northern Ireland).
+ *   gb-dateless (gb)  AB1234, 1234AB: 1 to 3 letters and 1 to 4 digits,
+ *                     either order.
+ *   br-mercosur (br)  ABC1D23.
+ *   br-old      (br)  ABC1234.
+ *   eu          (eu)  any 4 to 10 letters and digits.
+ *   us          (us)  any 2 to 8 letters and digits.
+ *   other       ("")  anything else.
+ * A text that fits several takes the one with the highest prior (the order
+ * above, but gb-current with an age identifier outside those issued since
+ * 2002 falls behind the other strict formats): the permissive eu and us
+ * label only what no strict format explains.
+ *
+ * Scoring. A candidate text t made from reading r scores
+ *     net(t)   = r.logp + sum over rewritten positions i of
+ *                log(p_i(new) / p_i(read))
+ *     score(t) = net(t) + prior(format of t)
+ * where p_i is the reading's distribution at i. A strict format's prior is
+ * a small bonus (gb-current 1.5 nats, br-mercosur 1.5, gb-prefix, gb-suffix
+ * and br-old 1.2, gb-ni 1.0, gb-dateless 0.5; gb-current 0.5 less when the
+ * age identifier is implausible), eu 0, us -0.1 (on UK roads a European
+ * vehicle is likelier than an American one), "other" 0. So a format wins
+ * only where the network itself gives the rewrite a fair chance: with the
+ * 1.5 bonus, a rewritten symbol needs about a fifth of the probability of
+ * the one read. A rewritten position takes the most probable symbol the
+ * format allows there, where a lookalike of the symbol read (0 O D Q,
+ * 1 I L, 2 Z, 5 S, 8 B, 6 G, 4 A, 7 T) counts as at least
+ * SYNTAX_LOOKALIKE_P and wins ties, earlier in that list first: so the
+ * module also works from a one-hot distribution, or none at all. A symbol
+ * below SYNTAX_MIN_P is never written.
  */
 #ifndef ANPR_SYNTAX_H
 #define ANPR_SYNTAX_H
@@ -16,7 +56,17 @@
 
 #define SYNTAX_NSYM 36 /* "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" */
 
-/* One reading of the network. */
+/* Probability given to a lookalike the network itself thinks impossible. */
+#define SYNTAX_LOOKALIKE_P 0.01
+/* A rewrite to a symbol less probable than this is no rewrite at all. */
+#define SYNTAX_MIN_P 0.005
+
+/*
+ * One reading of the network. text[0..len) holds the symbols (lower case
+ * letters are taken as upper case); it need not be NUL-terminated. logp is
+ * clamped to at most 0. A position whose prob row is all zero is taken as
+ * certain of the symbol read (one-hot). Negative or NaN entries count as 0.
+ */
 typedef struct plate_reading {
     int len;
     char text[ANPR_MAX_TEXT];
@@ -35,18 +85,50 @@ typedef struct syntax_result {
 
 /*
  * Ranks readings r[0..n) under `country` (ANPR_COUNTRY_AUTO tries every
- * format). Writes up to max_out distinct answers, best first, and returns
- * how many. A reading that fits no format is still returned, as "other",
- * behind any that fit.
+ * format; a value outside the enum tries none). Writes up to max_out
+ * distinct answers, best first, and returns how many. Answers that fit a
+ * format come first, by score; a reading that fits none is still returned,
+ * as "other", behind them. A reading with len outside 1..ANPR_MAX_TEXT-1,
+ * a symbol outside the alphabet, or a NaN logp is ignored.
+ *
+ * Confidence: with net and score as above, over the K distinct candidate
+ * texts considered (every reading as read and as rewritten into each
+ * format, up to an internal cap of the best),
+ *     mass         = min(1, sum_k exp(net_k))
+ *     confidence_k = mass * exp(score_k) / sum_j exp(score_j)
+ * i.e. the softmax of the scores, scaled by how much of the network's
+ * probability the candidates cover. A lone reading with probability p and
+ * no rewrites gets confidence p. char_confidence[i] is the probability of
+ * the symbol chosen at i (the lookalike probability where that decided).
  */
 int syntax_rank(const plate_reading *r, int n, anpr_country country,
                 syntax_result *out, int max_out);
 
 /*
  * Names the format a finished text follows ("gb-current", ...) and its
- * country, or "other" and "" when none fits. For validating stored VRMs.
+ * country under `country`, or "other" and "" when none fits (also for
+ * NULL, empty, over-long or non-alphanumeric text; spaces are not
+ * skipped). Letters may be either case. Either output may be NULL. For
+ * validating stored VRMs.
  */
 void syntax_classify(const char *text, anpr_country country,
                      char country_out[4], char format_out[24]);
+
+/*
+ * OCR equivalence, as back offices match misreads: nonzero if a and b have
+ * the same length and differ, ignoring case, only by at most max_subst
+ * substitutions within the lookalike classes 0 O D Q, 1 I L, 2 Z, 5 S,
+ * 8 B, 6 G. NULL or a negative max_subst gives 0.
+ */
+int syntax_equivalent(const char *a, const char *b, int max_subst);
+
+/*
+ * Writes in's canonical form to out (room for strlen(in) + 1; out may be
+ * in): upper case, each lookalike replaced by its class's digit (O D Q ->
+ * 0, I L -> 1, Z -> 2, S -> 5, B -> 8, G -> 6), other bytes as they are.
+ * Two texts are equivalent with any number of substitutions exactly when
+ * their canonical forms are equal, so the form serves as a fuzzy index key.
+ */
+void syntax_canonical(const char *in, char *out);
 
 #endif
