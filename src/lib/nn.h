@@ -24,9 +24,10 @@ typedef struct nn_tensor {
 } nn_tensor;
 
 /*
- * Parses a weight file image held in memory (the bytes are copied). Returns
- * NULL and writes a reason into err on any defect: bad magic, version, CRC,
- * op, parameters, shapes, or a truncated file.
+ * Parses a weight file image held in memory; the network keeps no pointer
+ * into `data`. Returns NULL and writes a reason into err on any defect: bad
+ * magic, version, CRC, op, parameters, shapes, a truncated file, or a graph
+ * that at its own input shape would need over NN_MAX_BYTES_DEFAULT.
  */
 nn_net *nn_load(const void *data, size_t len, char *err, size_t errlen);
 void nn_free(nn_net *net);
@@ -37,16 +38,32 @@ void nn_input_shape(const nn_net *net, int *c, int *h, int *w);
 /* Value of a meta key ("alphabet", "stride", ...), or NULL. */
 const char *nn_meta(const nn_net *net, const char *key);
 
+/* A workspace; NULL when out of memory. Not to be shared between threads. */
 nn_work *nn_work_new(void);
 void nn_work_free(nn_work *w);
+
+/*
+ * Caps the bytes of activations and scratch a run may use (default
+ * NN_MAX_BYTES_DEFAULT, also the cap nn_load() applies at the network's
+ * own input shape), so an input of absurd size fails instead of exhausting
+ * memory.
+ */
+#define NN_MAX_BYTES_DEFAULT ((size_t)512 << 20)
+void nn_work_set_max_bytes(nn_work *w, size_t max_bytes);
+
+/* How many allocations `w` has made so far; a warm run adds none. */
+uint64_t nn_work_allocs(const nn_work *w);
 
 /*
  * Runs the network on `in` (shape must have the network's channel count).
  * On success *out points at the output, owned by `w` and valid until the
  * next run with `w`. Returns 0, or -1 with a reason in err (out of memory,
- * input too small for the graph, or over max_bytes of activations).
+ * input too small for the graph, or over the workspace's byte cap).
  */
 int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
            const nn_tensor **out, char *err, size_t errlen);
+
+/* CRC-32 with the zlib polynomial, as in the weight file's trailer. */
+uint32_t nn_crc32(const void *data, size_t len);
 
 #endif

@@ -1,0 +1,80 @@
+/*
+ * nn_ops.h: the operators of the nn runtime, on channels-first float
+ * tensors of one image.
+ *
+ * The operators know nothing about weight files or graphs: nn.c validates
+ * every shape and size before calling them, so they trust their arguments.
+ * Output buffers never alias inputs, except where said.
+ */
+#ifndef ANPR_NN_OPS_H
+#define ANPR_NN_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { NN_ACT_NONE = 0, NN_ACT_RELU = 1, NN_ACT_SIGMOID = 2 };
+
+/* A convolution or pooling window: kernel, stride and padding per axis. */
+typedef struct nn_window {
+    int kh, kw, sh, sw, ph, pw;
+} nn_window;
+
+/* A 64-byte aligned block of at least `bytes` bytes (free() it), or NULL. */
+void *nn_alloc_aligned(size_t bytes);
+
+/*
+ * Output length along one axis, PyTorch's floor((in + 2p - k) / s) + 1, or
+ * 0 when the window does not fit even once.
+ */
+int64_t nn_window_out(int64_t in, int k, int s, int p);
+
+/*
+ * A convolution layer ready to run. nn_conv_prepare() fills `weights` in
+ * the layout the chosen method wants (packed GEMM panels, or the plain
+ * PyTorch order for the direct method used when each output reads a single
+ * input channel, as in depthwise convolution).
+ */
+typedef struct nn_conv {
+    int in_c, out_c, groups, act;
+    nn_window win;
+    int direct;             /* 1: direct loops; 0: im2col + GEMM */
+    float *weights;         /* 64-byte aligned; owned */
+    float *bias;            /* out_c values; owned */
+} nn_conv;
+
+/*
+ * Takes W[out_c][in_c/groups][kh][kw] and b[out_c] (read, not kept) and
+ * lays them out for running; the other fields must be set already.
+ * Returns 0, or -1 when out of memory.
+ */
+int nn_conv_prepare(nn_conv *cv, const float *w, const float *b);
+void nn_conv_release(nn_conv *cv);
+
+/* Floats of scratch memory nn_conv_run() needs for an oh x ow output. */
+uint64_t nn_conv_scratch(const nn_conv *cv, int64_t oh, int64_t ow);
+
+/*
+ * out[out_c][oh][ow] = act(conv(in[in_c][h][w]) + bias). scratch holds at
+ * least nn_conv_scratch() floats and is 64-byte aligned.
+ */
+void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
+                 float *out, int oh, int ow, float *scratch);
+
+/* Max pooling; padding counts as minus infinity. */
+void nn_maxpool(const float *in, int c, int h, int w, const nn_window *win,
+                float *out, int oh, int ow);
+
+/* Average pooling without padding. */
+void nn_avgpool(const float *in, int c, int h, int w, const nn_window *win,
+                float *out, int oh, int ow);
+
+/* Nearest-neighbour upsampling by an integer factor: out is c x fh x fw. */
+void nn_upsample(const float *in, int c, int h, int w, int factor, float *out);
+
+/* out = act(a + b) over n floats; out may be a or b. */
+void nn_add(const float *a, const float *b, size_t n, int act, float *out);
+
+/* out = act(in) over n floats; out may be in. */
+void nn_act(const float *in, size_t n, int act, float *out);
+
+#endif

@@ -1,0 +1,493 @@
+/*
+ * test_nn.c: the nn runtime checked against PyTorch, and its loader against
+ * broken and hostile weight files.
+ *
+ * tests/data/nn_ref_*.bin hold small random networks, inputs of two sizes
+ * and PyTorch's outputs for them (train/make_nn_reference.py writes them
+ * and documents the container). The hostile files are made here with
+ * tests/nn_build.h, each with one defect and a valid CRC so that it reaches
+ * the check it is aimed at.
+ */
+#include "nn.h"
+#include "nn_build.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            failures++;                                                    \
+            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fputc('\n', stderr);                                           \
+        }                                                                  \
+    } while (0)
+
+/* ---- Reference cases ---------------------------------------------------- */
+
+#define MAX_RUNS 4
+
+typedef struct ref {
+    uint8_t *file;
+    size_t len, pos;
+    const uint8_t *nnw;
+    uint32_t nnw_len, n_runs;
+    nn_tensor in[MAX_RUNS], want[MAX_RUNS];
+} ref;
+
+static int take(ref *r, void *dst, size_t n)
+{
+    if (r->len - r->pos < n)
+        return -1;
+    memcpy(dst, r->file + r->pos, n);
+    r->pos += n;
+    return 0;
+}
+
+static int take_tensor(ref *r, nn_tensor *t)
+{
+    uint32_t d[3];
+    if (take(r, d, sizeof d) || !d[0] || !d[1] || !d[2])
+        return -1;
+    size_t n = (size_t)d[0] * d[1] * d[2];
+    *t = (nn_tensor){(int)d[0], (int)d[1], (int)d[2], malloc(n * sizeof(float))};
+    return t->data ? take(r, t->data, n * sizeof(float)) : -1;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = n > 0 ? malloc((size_t)n) : NULL;
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    *len = p ? (size_t)n : 0;
+    return p;
+}
+
+/* Parses a container; the test data are little-endian like this host. */
+static int ref_open(ref *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    if (!(r->file = read_file(path, &r->len)) || r->len < 8 ||
+        memcmp(r->file, "NNREF1\0\0", 8))
+        return -1;
+    r->pos = 8;
+    if (take(r, &r->nnw_len, 4) || r->len - r->pos < r->nnw_len)
+        return -1;
+    r->nnw = r->file + r->pos;
+    r->pos += r->nnw_len;
+    if (take(r, &r->n_runs, 4) || r->n_runs < 1 || r->n_runs > MAX_RUNS)
+        return -1;
+    for (uint32_t i = 0; i < r->n_runs; i++)
+        if (take_tensor(r, &r->in[i]) || take_tensor(r, &r->want[i]))
+            return -1;
+    return r->pos == r->len ? 0 : -1;
+}
+
+static void ref_close(ref *r)
+{
+    for (int i = 0; i < MAX_RUNS; i++) {
+        free(r->in[i].data);
+        free(r->want[i].data);
+    }
+    free(r->file);
+}
+
+/* Largest error relative to the output's scale, or +inf on a wrong shape. */
+static double rel_error(const nn_tensor *got, const nn_tensor *want)
+{
+    if (got->c != want->c || got->h != want->h || got->w != want->w)
+        return INFINITY;
+    size_t n = (size_t)want->c * want->h * want->w;
+    double scale = 1, err = 0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(want->data[i]));
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got->data[i] - want->data[i]);
+        err = e > err || isnan(e) ? e : err;
+    }
+    return err / scale;
+}
+
+static void check_run(const nn_net *net, nn_work *w, const ref *r, int i,
+                      const char *name)
+{
+    const nn_tensor *out;
+    char err[256];
+    if (nn_run(net, w, &r->in[i], &out, err, sizeof err)) {
+        CHECK(0, "%s run %d: %s", name, i, err);
+        return;
+    }
+    double e = rel_error(out, &r->want[i]);
+    CHECK(e <= 1e-4, "%s run %d (%dx%d): got %dx%dx%d, relative error %g",
+          name, i, r->in[i].h, r->in[i].w, out->c, out->h, out->w, e);
+}
+
+static void test_reference(const char *path, const char *name)
+{
+    ref r;
+    char err[256];
+    if (ref_open(&r, path)) {
+        CHECK(0, "%s: unreadable reference file", path);
+        ref_close(&r);
+        return;
+    }
+    nn_net *net = nn_load(r.nnw, r.nnw_len, err, sizeof err);
+    CHECK(net, "%s: %s", name, err);
+    nn_work *w = nn_work_new();
+    if (net && w) {
+        CHECK(nn_meta(net, "test") && !strcmp(nn_meta(net, "test"), "yes"),
+              "%s: meta key lost", name);
+        CHECK(!nn_meta(net, "absent"), "%s: meta key invented", name);
+        /* Every size, then again backwards: each run re-plans its buffers. */
+        for (uint32_t i = 0; i < r.n_runs; i++)
+            check_run(net, w, &r, (int)i, name);
+        for (uint32_t i = r.n_runs; i-- > 0;)
+            check_run(net, w, &r, (int)i, name);
+
+        /* A warm run at the same size allocates nothing. */
+        const nn_tensor *a, *b;
+        nn_run(net, w, &r.in[0], &a, err, sizeof err);
+        float *first = a->data;
+        uint64_t before = nn_work_allocs(w);
+        CHECK(before > 0, "%s: no allocation counted", name);
+        CHECK(!nn_run(net, w, &r.in[0], &b, err, sizeof err), "%s", err);
+        CHECK(nn_work_allocs(w) == before && b->data == first,
+              "%s: a warm run allocated", name);
+
+        /* A fresh workspace gives the same answer as a reused one. */
+        nn_work *w2 = nn_work_new();
+        check_run(net, w2, &r, 0, name);
+        nn_work_free(w2);
+        printf("%s: %u-byte network, %u runs\n", name, r.nnw_len, r.n_runs);
+    }
+    nn_work_free(w);
+    nn_free(net);
+    ref_close(&r);
+}
+
+static void test_references(void)
+{
+    DIR *d = opendir("tests/data");
+    int n = 0;
+    CHECK(d, "tests/data: cannot open (run from the repository root)");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "nn_ref_", 7) || len < 4 ||
+            strcmp(e->d_name + len - 4, ".bin"))
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "tests/data/%s", e->d_name);
+        test_reference(path, e->d_name);
+        n++;
+    }
+    if (d)
+        closedir(d);
+    CHECK(n >= 4, "only %d reference files in tests/data", n);
+}
+
+/* ---- Hostile files ----------------------------------------------------- */
+
+/* A valid 2x8x8 network using every op, 8 layers, under 1 KiB. */
+static void build_small(nnb *b)
+{
+    uint32_t seed = 7;
+    nnb_header(b, NN_KIND_DETECTOR, 2, 8, 8, "name=small\nstride=4\n", 8);
+    nnb_conv(b, 0, 2, 4, 3, 3, 1, 1, 1, 1, 1, 1, &seed);           /* 1 */
+    nnb_layer(b, 2, 1, (int[]){1}, 6, (int[]){3, 3, 2, 2, 1, 1}, 0); /* 2 */
+    nnb_layer(b, 4, 1, (int[]){2}, 1, (int[]){2}, 0);              /* 3 */
+    nnb_layer(b, 5, 2, (int[]){3, 1}, 0, NULL, 0);                 /* 4 */
+    nnb_conv(b, 4, 8, 8, 3, 3, 1, 1, 1, 1, 8, 0, &seed);           /* 5 */
+    nnb_layer(b, 6, 2, (int[]){5, 4}, 1, (int[]){1}, 0);           /* 6 */
+    nnb_layer(b, 3, 1, (int[]){6}, 4, (int[]){2, 2, 2, 2}, 0);     /* 7 */
+    nnb_layer(b, 7, 1, (int[]){7}, 1, (int[]){2}, 0);              /* 8 */
+    nnb_finish(b);
+}
+
+static nn_net *load_quiet(const uint8_t *p, size_t len, char *err, size_t n)
+{
+    err[0] = '\0';
+    return nn_load(p, len, err, n);
+}
+
+static void test_small_valid(void)
+{
+    nnb b = {0};
+    char err[256];
+    build_small(&b);
+    nn_net *net = load_quiet(b.p, b.len, err, sizeof err);
+    CHECK(net, "small network: %s", err);
+    if (!net) {
+        free(b.p);
+        return;
+    }
+    int c, h, w;
+    nn_input_shape(net, &c, &h, &w);
+    CHECK(c == 2 && h == 8 && w == 8, "input shape %dx%dx%d", c, h, w);
+    CHECK(nn_kind(net) == NN_KIND_DETECTOR, "kind %d", nn_kind(net));
+    CHECK(nn_meta(net, "stride") && !strcmp(nn_meta(net, "stride"), "4"),
+          "meta stride");
+
+    float in[2 * 8 * 8];
+    for (int i = 0; i < 2 * 8 * 8; i++)
+        in[i] = (float)(i % 7) - 3;
+    nn_work *work = nn_work_new();
+    const nn_tensor *out;
+    nn_tensor t = {2, 8, 8, in};
+    CHECK(!nn_run(net, work, &t, &out, err, sizeof err), "%s", err);
+    CHECK(out->c == 8 && out->h == 4 && out->w == 4, "output %dx%dx%d",
+          out->c, out->h, out->w);
+    for (int i = 0; i < 8 * 4 * 4; i++)
+        CHECK(out->data[i] >= 0.5f && out->data[i] <= 1, "sigmoid of a ReLU");
+
+    /* Refusals at run time leave the workspace usable. */
+    t = (nn_tensor){3, 8, 8, in};
+    CHECK(nn_run(net, work, &t, &out, err, sizeof err) && strstr(err, "channels"),
+          "wrong channel count: %s", err);
+    t = (nn_tensor){2, 1, 1, in};
+    CHECK(nn_run(net, work, &t, &out, err, sizeof err) && strstr(err, "inputs of"),
+          "1x1 input: %s", err);
+    t = (nn_tensor){2, 8, 8, in};
+    nn_work_set_max_bytes(work, 1000);
+    CHECK(nn_run(net, work, &t, &out, err, sizeof err) && strstr(err, "limit"),
+          "byte cap: %s", err);
+    nn_work_set_max_bytes(work, NN_MAX_BYTES_DEFAULT);
+    CHECK(!nn_run(net, work, &t, &out, err, sizeof err), "after errors: %s", err);
+    CHECK(nn_run(net, work, NULL, &out, err, sizeof err), "NULL input accepted");
+
+    nn_work_free(work);
+    nn_free(net);
+    free(b.p);
+}
+
+static void test_truncations(void)
+{
+    nnb b = {0};
+    char err[256];
+    build_small(&b);
+    uint8_t *p = malloc(b.len);
+    for (size_t n = 0; n < b.len; n++) {
+        /* The prefix as it is (the CRC catches it), then with a fresh CRC
+         * so that the parser's own bounds checks must catch it. */
+        memcpy(p, b.p, n);
+        nn_net *net = load_quiet(p, n, err, sizeof err);
+        CHECK(!net && err[0], "truncation to %zu bytes accepted", n);
+        nn_free(net);
+        if (n < 8)
+            continue;
+        uint32_t crc = nn_crc32(p, n - 4);
+        for (int i = 0; i < 4; i++)
+            p[n - 4 + i] = (uint8_t)(crc >> 8 * i);
+        net = load_quiet(p, n, err, sizeof err);
+        CHECK(!net && err[0], "truncation to %zu bytes with its CRC accepted", n);
+        nn_free(net);
+    }
+    free(p);
+    free(b.p);
+}
+
+static void test_flips(void)
+{
+    nnb b = {0};
+    char err[256];
+    build_small(&b);
+    for (size_t i = 0; i < b.len; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            b.p[i] ^= (uint8_t)(1 << bit);
+            nn_net *net = load_quiet(b.p, b.len, err, sizeof err);
+            CHECK(!net, "bit %d of byte %zu flipped: accepted", bit, i);
+            CHECK(i < 12 || strstr(err, "CRC"),
+                  "byte %zu flipped: \"%s\" does not blame the CRC", i, err);
+            nn_free(net);
+            b.p[i] ^= (uint8_t)(1 << bit);
+        }
+    free(b.p);
+}
+
+/* Small files with one defect each, and words their refusal must contain. */
+static const struct {
+    const char *defect, *expect;
+} bad[] = {
+    {"unknown op", "unknown op"},
+    {"conv with 8 parameters", "parameters"},
+    {"weight for 3 input channels", "dimension 1"},
+    {"bias of the wrong length", "dimension 0"},
+    {"absurd layer count", "layer count"},
+    {"no layers", "layer count"},
+    {"weight with 1000 dimensions", "dimensions"},
+    {"input from a later layer", "earlier"},
+    {"negative input", "earlier"},
+    {"groups not dividing channels", "bad parameters"},
+    {"stride 0", "bad parameters"},
+    {"kernel 0", "bad parameters"},
+    {"max pooling padded over half a window", "bad parameters"},
+    {"upsample by 0", "bad parameters"},
+    {"upsample by 1000", "bad parameters"},
+    {"concat of one input", "inputs"},
+    {"concat of 2^31 inputs", "truncated"},
+    {"add of different channel counts", "bad parameters"},
+    {"concat of different sizes", "inputs of"},
+    {"activation 7", "bad parameters"},
+    {"kernel larger than the input", "too small"},
+    {"4 GiB of activations", "limit"},
+    {"kind 3", "kind"},
+    {"version 2", "version"},
+    {"bad magic", "magic"},
+    {"meta line without '='", "meta"},
+    {"input of 0 channels", "input shape"},
+    {"stray bytes after the layers", "stray"},
+    {"weights on a pooling layer", "weight tensors"},
+    {"conv without its bias", "weight tensors"},
+    {"conv of 2^16 x 2^16 channels", "truncated"},
+    {"2^32-1 parameters", "parameters"},
+    {"meta longer than the file", "meta"},
+};
+
+static void build_bad(nnb *b, int which)
+{
+    uint32_t seed = 3;
+    int conv[] = {4, 3, 3, 1, 1, 1, 1, 1, 1};
+    int wd[] = {4, 2, 3, 3};
+    int one[] = {0};
+    nnb_header(b, NN_KIND_DETECTOR, 2, 8, 8, "name=bad\n", 1);
+    switch (which) {
+    case 0: nnb_layer(b, 99, 1, one, 0, NULL, 0); break;
+    case 1: nnb_layer(b, 1, 1, one, 8, conv, 2); break;
+    case 2:
+        wd[1] = 3;
+        nnb_layer(b, 1, 1, one, 9, conv, 2);
+        nnb_tensor(b, 4, wd, 1, &seed);
+        nnb_tensor(b, 1, wd, 1, &seed);
+        break;
+    case 3:
+        nnb_layer(b, 1, 1, one, 9, conv, 2);
+        nnb_tensor(b, 4, wd, 1, &seed);
+        nnb_tensor(b, 1, (int[]){5}, 1, &seed);
+        break;
+    case 4: b->len -= 4; nnb_u32(b, 0xFFFFFFFFu); nnb_layer(b, 7, 1, one, 1, one, 0); break;
+    case 5: b->len -= 4; nnb_u32(b, 0); nnb_layer(b, 7, 1, one, 1, one, 0); break;
+    case 6:
+        nnb_layer(b, 1, 1, one, 9, conv, 2);
+        nnb_u32(b, 1000);
+        for (int i = 0; i < 1000; i++)
+            nnb_u32(b, 4);
+        break;
+    case 7: nnb_layer(b, 7, 1, (int[]){1}, 1, one, 0); break;
+    case 8: nnb_layer(b, 7, 1, (int[]){-1}, 1, one, 0); break;
+    case 9: conv[7] = 3; nnb_layer(b, 1, 1, one, 9, conv, 2); break;
+    case 10: conv[3] = 0; nnb_layer(b, 1, 1, one, 9, conv, 2); break;
+    case 11: conv[1] = 0; nnb_layer(b, 1, 1, one, 9, conv, 2); break;
+    case 12: nnb_layer(b, 2, 1, one, 6, (int[]){2, 2, 2, 2, 2, 0}, 0); break;
+    case 13: nnb_layer(b, 4, 1, one, 1, (int[]){0}, 0); break;
+    case 14: nnb_layer(b, 4, 1, one, 1, (int[]){1000}, 0); break;
+    case 15: nnb_layer(b, 5, 1, one, 0, NULL, 0); break;
+    case 16:
+        nnb_u32(b, 5);
+        nnb_u32(b, 0x7FFFFFFFu);
+        nnb_u32(b, 0);
+        nnb_u32(b, 0);
+        break;
+    case 17:
+        b->len -= 4;
+        nnb_u32(b, 2);
+        nnb_conv(b, 0, 2, 4, 3, 3, 1, 1, 1, 1, 1, 1, &seed);
+        nnb_layer(b, 6, 2, (int[]){1, 0}, 1, one, 0);
+        break;
+    case 18:
+        b->len -= 4;
+        nnb_u32(b, 2);
+        nnb_layer(b, 2, 1, one, 6, (int[]){2, 2, 2, 2, 0, 0}, 0);
+        nnb_layer(b, 5, 2, (int[]){1, 0}, 0, NULL, 0);
+        break;
+    case 19: nnb_layer(b, 7, 1, one, 1, (int[]){7}, 0); break;
+    case 20:
+        conv[1] = conv[2] = 9;
+        conv[5] = conv[6] = 0;
+        wd[2] = wd[3] = 9;
+        nnb_layer(b, 1, 1, one, 9, conv, 2);
+        nnb_tensor(b, 4, wd, 1, &seed);
+        nnb_tensor(b, 1, wd, 1, &seed);
+        break;
+    case 21:
+        b->len = 0;
+        nnb_header(b, NN_KIND_DETECTOR, 1, 4096, 4096, "", 1);
+        nnb_layer(b, 4, 1, one, 1, (int[]){8}, 0);
+        break;
+    case 22: b->p[12] = 3; nnb_layer(b, 7, 1, one, 1, one, 0); break;
+    case 23: b->p[8] = 2; nnb_layer(b, 7, 1, one, 1, one, 0); break;
+    case 24: b->p[0] = 'B'; nnb_layer(b, 7, 1, one, 1, one, 0); break;
+    case 25:
+        b->len = 0;
+        nnb_header(b, NN_KIND_DETECTOR, 2, 8, 8, "name\n", 1);
+        nnb_layer(b, 7, 1, one, 1, one, 0);
+        break;
+    case 26: b->p[16] = 0; nnb_layer(b, 7, 1, one, 1, one, 0); break;
+    case 27: nnb_layer(b, 7, 1, one, 1, one, 0); nnb_u32(b, 0); break;
+    case 28:
+        nnb_layer(b, 2, 1, one, 6, (int[]){2, 2, 2, 2, 0, 0}, 1);
+        nnb_tensor(b, 1, (int[]){1}, 1, &seed);
+        break;
+    case 29:
+        nnb_layer(b, 1, 1, one, 9, conv, 1);
+        nnb_tensor(b, 4, wd, 1, &seed);
+        break;
+    case 30:
+        b->len = 0;
+        nnb_header(b, NN_KIND_DETECTOR, 65536, 8, 8, "", 1);
+        conv[0] = 65536;
+        nnb_layer(b, 1, 1, one, 9, conv, 2);
+        nnb_u32(b, 4);
+        for (int i = 0; i < 4; i++)
+            nnb_u32(b, (uint32_t)(i < 2 ? 65536 : 3));
+        break;
+    case 31: nnb_u32(b, 7); nnb_u32(b, 1); nnb_u32(b, 0); nnb_u32(b, 0xFFFFFFFFu); break;
+    case 32: b->p[28] = 200; nnb_layer(b, 7, 1, one, 1, one, 0); break;
+    }
+    nnb_finish(b);
+}
+
+static void test_bad_files(void)
+{
+    char err[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nnb b = {0};
+        build_bad(&b, (int)i);
+        nn_net *net = load_quiet(b.p, b.len, err, sizeof err);
+        CHECK(!net, "%s: accepted", bad[i].defect);
+        CHECK(strstr(err, bad[i].expect), "%s: refused with \"%s\", wanted \"%s\"",
+              bad[i].defect, err, bad[i].expect);
+        nn_free(net);
+        free(b.p);
+    }
+    CHECK(!nn_load(NULL, 100, err, sizeof err), "NULL data accepted");
+    CHECK(nn_crc32("123456789", 9) == 0xCBF43926u, "CRC-32 check value");
+}
+
+int main(void)
+{
+    test_references();
+    test_small_valid();
+    test_truncations();
+    test_flips();
+    test_bad_files();
+    if (failures) {
+        fprintf(stderr, "test_nn: %d failures\n", failures);
+        return 1;
+    }
+    puts("test_nn: ok");
+    return 0;
+}
