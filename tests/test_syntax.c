@@ -395,6 +395,8 @@ static void test_beam(void)
     int m = rank(r, 2, ANPR_COUNTRY_AUTO, out, ANPR_MAX_CANDIDATES);
     CHECK(m >= 2 && strcmp(out[0].text, "AB12CDE") == 0);
     CHECK(find(out, m, "A812CDE") > 0);
+    /* The likelier route counts: B as read (0.5), not as rewritten (0.4). */
+    CHECK(fabsf(out[0].char_confidence[1] - r[1].prob[1][sym('B')]) < 1e-6f);
 
     /* A plausible age identifier outranks an implausible one, and a beam
      * of a different length competes on equal terms. */
