@@ -4,8 +4,9 @@
  * This is the only header a program needs. Everything not declared here is
  * private to the library and may change. An engine holds the networks and
  * is read-only once made, so one engine may be shared by several threads;
- * each call borrows a private workspace, so after the first few calls the
- * reading path allocates nothing but the result it hands back.
+ * each call borrows a private workspace, so after the first few calls
+ * reading a grey frame allocates nothing (decoding a JPEG or PNG allocates
+ * its pixels).
  *
  *   anpr_engine *e;
  *   char err[256];
@@ -14,7 +15,6 @@
  *   if (anpr_read_file(e, "car.jpg", &r) == ANPR_OK)
  *       for (int i = 0; i < r.n_plates; i++) puts(r.plates[i].text);
  *   else ... r.error ...
- *   anpr_result_free(&r);
  *   anpr_engine_free(e);
  */
 #ifndef ANPR_H
@@ -95,9 +95,11 @@ typedef struct anpr_plate {
     anpr_candidate candidates[ANPR_MAX_CANDIDATES]; /* best first; [0] is text */
 } anpr_plate;
 
+#define ANPR_MAX_PLATES 32
+
 typedef struct anpr_result {
     int n_plates;
-    anpr_plate *plates;         /* owned by the result; best score first */
+    anpr_plate plates[ANPR_MAX_PLATES]; /* best confidence first */
     int width, height;          /* of the image as read (after EXIF rotation) */
     double ms;                  /* time spent reading, decode included */
     char error[256];            /* why the call failed, when it did */
@@ -114,16 +116,14 @@ void anpr_engine_free(anpr_engine *e);
 /*
  * Reads plates from a JPEG or PNG held in memory, a file ("-" is standard
  * input), or a grey-scale pixel plane (rows of `stride` bytes, as from a
- * video decoder). Each fills *res; on failure res->error says why and
- * res->n_plates is 0. Always call anpr_result_free() afterwards.
+ * video decoder). Each fills *res, which owns no memory: nothing needs
+ * freeing. On failure res->error says why and res->n_plates is 0.
  */
 anpr_code anpr_read_memory(anpr_engine *e, const void *data, size_t len,
                            anpr_result *res);
 anpr_code anpr_read_file(anpr_engine *e, const char *path, anpr_result *res);
 anpr_code anpr_read_gray(anpr_engine *e, const uint8_t *pixels, int width,
                          int height, int stride, anpr_result *res);
-
-void anpr_result_free(anpr_result *res);
 
 #ifdef __cplusplus
 }

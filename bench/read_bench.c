@@ -1,0 +1,194 @@
+/*
+ * read_bench.c: accuracy and speed of reading, over labelled image lists.
+ *
+ *   read_bench [--whole-plate] [--threads N] [--repeat N] LIST.csv...
+ *
+ * Each list line is `path,text,set[,x,y,w,h]`. With --whole-plate and a box,
+ * the plate is cut out of the photo by its box first (the decode and cut
+ * are not timed); without a box the whole image is the plate. Without
+ * --whole-plate the whole photo is read (decode included in the time) and a
+ * plate counts as found when a reading's box overlaps the labelled box at
+ * IoU >= 0.5. Prints exact-match top-1 and top-N per set and overall, the
+ * median and 90th percentile milliseconds, and the peak memory.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "anpr.h"
+#include "image.h"
+
+#define MAX_SETS 16
+
+typedef struct set_stats {
+    char name[32];
+    int n, top1, topn, found, errors;
+} set_stats;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static set_stats *stats_for(set_stats *s, int *n, const char *name)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(s[i].name, name))
+            return &s[i];
+    if (*n == MAX_SETS)
+        return &s[MAX_SETS - 1];
+    memset(&s[*n], 0, sizeof s[*n]);
+    snprintf(s[*n].name, sizeof s[*n].name, "%s", name);
+    return &s[(*n)++];
+}
+
+static float iou(const float q[4][2], float x, float y, float w, float h)
+{
+    float x0 = q[0][0], y0 = q[0][1], x1 = x0, y1 = y0;
+    for (int k = 1; k < 4; k++) {
+        x0 = fminf(x0, q[k][0]), x1 = fmaxf(x1, q[k][0]);
+        y0 = fminf(y0, q[k][1]), y1 = fmaxf(y1, q[k][1]);
+    }
+    float ix = fmaxf(0, fminf(x1, x + w) - fmaxf(x0, x));
+    float iy = fmaxf(0, fminf(y1, y + h) - fmaxf(y0, y));
+    float inter = ix * iy, uni = (x1 - x0) * (y1 - y0) + w * h - inter;
+    return uni > 0 ? inter / uni : 0;
+}
+
+int main(int argc, char **argv)
+{
+    anpr_options opt;
+    anpr_options_default(&opt);
+    int repeat = 1, first = 1, verbose = 0;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        if (!strcmp(argv[first], "--whole-plate"))
+            opt.whole_plate = 1;
+        else if (!strcmp(argv[first], "--repeat") && first + 1 < argc)
+            repeat = atoi(argv[++first]);
+        else if (!strcmp(argv[first], "--model") && first + 1 < argc)
+            opt.recogniser_path = argv[++first];
+        else if (!strcmp(argv[first], "--detector") && first + 1 < argc)
+            opt.detector_path = argv[++first];
+        else if (!strcmp(argv[first], "--country") && first + 1 < argc)
+            opt.country = (anpr_country)anpr_country_parse(argv[++first]);
+        else if (!strcmp(argv[first], "-v"))
+            verbose = 1;
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[first]);
+            return 2;
+        }
+    }
+    char err[256];
+    anpr_engine *e;
+    if (anpr_engine_new(&opt, &e, err, sizeof err) != ANPR_OK) {
+        fprintf(stderr, "read_bench: %s\n", err);
+        return 1;
+    }
+    set_stats sets[MAX_SETS];
+    int nsets = 0, cap = 1024, nt = 0;
+    double *times = malloc((size_t)cap * sizeof *times);
+    static anpr_result r;
+    for (int f = first; f < argc; f++) {
+        FILE *in = fopen(argv[f], "r");
+        if (!in) {
+            perror(argv[f]);
+            return 1;
+        }
+        char line[4096];
+        while (fgets(line, sizeof line, in)) {
+            char path[2048], text[64], set[32];
+            float bx = 0, by = 0, bw = 0, bh = 0;
+            int k = sscanf(line, "%2047[^,],%63[^,],%31[^,\n],%f,%f,%f,%f", path, text, set, &bx, &by, &bw, &bh);
+            if (k < 3)
+                continue;
+            set_stats *s = stats_for(sets, &nsets, set);
+            s->n++;
+            anpr_code rc;
+            double ms = 0;
+            if (opt.whole_plate && k == 7) {
+                uint8_t *data;
+                size_t len;
+                image im;
+                int scale;
+                if (image_read_file(path, 1u << 28, &data, &len, err, sizeof err) ||
+                    image_decode(data, len, 1, 1ull << 28, 1, 0, 0, &scale, &im, err, sizeof err)) {
+                    s->errors++;
+                    continue;
+                }
+                free(data);
+                int x0 = bx < 0 ? 0 : (int)bx, y0 = by < 0 ? 0 : (int)by;
+                int x1 = (int)(bx + bw) > im.w ? im.w : (int)(bx + bw);
+                int y1 = (int)(by + bh) > im.h ? im.h : (int)(by + bh);
+                for (int i = 0; i < repeat; i++) {
+                    double t0 = now_ms();
+                    rc = anpr_read_gray(e, im.px + (size_t)y0 * im.w + x0, x1 - x0, y1 - y0, im.w, &r);
+                    ms = now_ms() - t0;
+                }
+                image_free(&im);
+            } else {
+                for (int i = 0; i < repeat; i++) {
+                    double t0 = now_ms();
+                    rc = anpr_read_file(e, path, &r);
+                    ms = now_ms() - t0;
+                }
+            }
+            if (rc != ANPR_OK) {
+                s->errors++;
+                if (verbose)
+                    printf("ERROR %s: %s\n", path, r.error);
+                continue;
+            }
+            if (nt == cap)
+                times = realloc(times, (size_t)(cap *= 2) * sizeof *times);
+            times[nt++] = ms;
+            /* The plate that counts: the labelled one, found by its box in
+             * whole photos, else the best reading. */
+            const anpr_plate *p = NULL;
+            for (int i = 0; i < r.n_plates && !p; i++)
+                if (opt.whole_plate || k < 7 || iou((const float(*)[2])r.plates[i].box, bx, by, bw, bh) >= 0.5f)
+                    p = &r.plates[i];
+            if (p)
+                s->found++;
+            int hit1 = p && !strcmp(p->text, text), hitn = hit1;
+            for (int i = 0; p && i < p->n_candidates; i++)
+                hitn |= !strcmp(p->candidates[i].text, text);
+            s->top1 += hit1;
+            s->topn += hitn;
+            if (verbose && !hit1)
+                printf("MISS %s want %s got %s (%.2f)%s\n", path, text, p ? p->text : "-",
+                       p ? p->confidence : 0.0, hitn ? " [in top-N]" : "");
+        }
+        fclose(in);
+    }
+    set_stats all = {.name = "overall"};
+    printf("%-14s %6s %8s %8s %8s %6s\n", "set", "n", "top1", "topN", "found", "errors");
+    for (int i = 0; i <= nsets; i++) {
+        set_stats *s = i < nsets ? &sets[i] : &all;
+        if (i < nsets) {
+            all.n += s->n, all.top1 += s->top1, all.topn += s->topn;
+            all.found += s->found, all.errors += s->errors;
+        }
+        printf("%-14s %6d %7.2f%% %7.2f%% %7.2f%% %6d\n", s->name, s->n, 100.0 * s->top1 / (s->n ? s->n : 1),
+               100.0 * s->topn / (s->n ? s->n : 1), 100.0 * s->found / (s->n ? s->n : 1), s->errors);
+    }
+    qsort(times, (size_t)nt, sizeof *times, cmp_double);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (nt)
+        printf("ms per %s: median %.3f  p90 %.3f  (n=%d, one thread)\npeak memory: %.1f MiB\n",
+               opt.whole_plate ? "plate" : "photo", times[nt / 2], times[nt * 9 / 10], nt, ru.ru_maxrss / 1024.0);
+    free(times);
+    anpr_engine_free(e);
+    return 0;
+}

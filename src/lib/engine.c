@@ -1,0 +1,343 @@
+/*
+ * engine.c: the public API of libanpr (include/anpr.h).
+ *
+ * An engine owns the two networks, read-only once loaded, and a pool of
+ * workspaces. A call takes a workspace from the pool (making one only when
+ * every existing one is in use by another thread) and gives it back, so a
+ * shared engine serves any number of threads and a warm one allocates
+ * nothing per grey frame.
+ */
+#include "anpr.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "detect.h"
+#include "image.h"
+#include "nn.h"
+#include "recog.h"
+
+#define DEFAULT_MAX_PIXELS 50000000ull
+#define MAX_FILE_BYTES (256u << 20)
+/* JPEGs are decoded at reduced scale only while the plates keep enough
+ * pixels for the recogniser: the long side stays at least this. */
+#define DECODE_MIN_LONG 1280
+
+extern const unsigned char anpr_model_recogniser[], anpr_model_recogniser_end[];
+extern const unsigned char anpr_model_detector[], anpr_model_detector_end[];
+
+typedef struct workspace {
+    struct workspace *next;
+    recog_work *rw;
+    detect_work *dw;
+    detect_box boxes[ANPR_MAX_PLATES];
+} workspace;
+
+struct anpr_engine {
+    anpr_options opt;
+    nn_net *rec, *det;
+    pthread_mutex_t lock;
+    workspace *idle;      /* free workspaces */
+    workspace **owned;
+    int n_owned, cap_owned;
+};
+
+const char *anpr_strerror(anpr_code code)
+{
+    switch (code) {
+    case ANPR_OK: return "no error";
+    case ANPR_ERR_ARG: return "bad argument";
+    case ANPR_ERR_NOMEM: return "out of memory";
+    case ANPR_ERR_IO: return "input/output error";
+    case ANPR_ERR_IMAGE: return "not a readable JPEG or PNG image";
+    case ANPR_ERR_TOO_LARGE: return "image too large";
+    case ANPR_ERR_MODEL: return "bad or missing model";
+    case ANPR_ERR_UNSUPPORTED: return "unsupported input";
+    }
+    return "unknown error";
+}
+
+int anpr_country_parse(const char *name)
+{
+    static const char *names[] = {"auto", "gb", "br", "us", "eu"};
+    for (int i = 0; name && i < (int)(sizeof names / sizeof names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void anpr_options_default(anpr_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->country = ANPR_COUNTRY_AUTO;
+    opt->max_pixels = DEFAULT_MAX_PIXELS;
+    opt->max_candidates = ANPR_MAX_CANDIDATES;
+    opt->threads = 1;
+}
+
+/* Loads a network from a file, or else from the bytes built into the
+ * library; `what` names it in messages. */
+static nn_net *load_net(const char *path, const unsigned char *begin,
+                        const unsigned char *end, const char *what, char *err,
+                        size_t errlen)
+{
+    char why[200];
+    nn_net *net;
+    if (path) {
+        uint8_t *data;
+        size_t len;
+        if (image_read_file(path, MAX_FILE_BYTES, &data, &len, why, sizeof why) != ANPR_OK) {
+            snprintf(err, errlen, "%s model: %s", what, why);
+            return NULL;
+        }
+        net = nn_load(data, len, why, sizeof why);
+        free(data);
+    } else if (end > begin) {
+        net = nn_load(begin, (size_t)(end - begin), why, sizeof why);
+    } else {
+        snprintf(err, errlen, "this build has no built-in %s model; give one with --model", what);
+        return NULL;
+    }
+    if (!net)
+        snprintf(err, errlen, "%s model %s: %s", what, path ? path : "(built in)", why);
+    return net;
+}
+
+anpr_code anpr_engine_new(const anpr_options *opt, anpr_engine **out, char *err,
+                          size_t errlen)
+{
+    char dummy[8];
+    if (!err)
+        err = dummy, errlen = sizeof dummy;
+    *err = 0;
+    if (!out) {
+        snprintf(err, errlen, "no place to put the engine");
+        return ANPR_ERR_ARG;
+    }
+    *out = NULL;
+    anpr_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return ANPR_ERR_NOMEM;
+    }
+    if (opt)
+        e->opt = *opt;
+    else
+        anpr_options_default(&e->opt);
+    anpr_options *o = &e->opt;
+    if (!o->max_pixels)
+        o->max_pixels = DEFAULT_MAX_PIXELS;
+    if (o->max_candidates < 1 || o->max_candidates > ANPR_MAX_CANDIDATES)
+        o->max_candidates = ANPR_MAX_CANDIDATES;
+    if (o->threads < 1)
+        o->threads = 1;
+    /* The caller's strings need not outlive this call. */
+    o->recogniser_path = o->detector_path = NULL;
+    pthread_mutex_init(&e->lock, NULL);
+    anpr_code rc = ANPR_ERR_MODEL;
+    e->rec = load_net(opt ? opt->recogniser_path : NULL, anpr_model_recogniser,
+                      anpr_model_recogniser_end, "recogniser", err, errlen);
+    if (!e->rec || recog_check(e->rec, err, errlen) != 0)
+        goto fail;
+    if (!o->whole_plate) {
+        e->det = load_net(opt ? opt->detector_path : NULL, anpr_model_detector,
+                          anpr_model_detector_end, "detector", err, errlen);
+        if (!e->det || detect_check(e->det, err, errlen) != 0)
+            goto fail;
+    }
+    *out = e;
+    return ANPR_OK;
+fail:
+    anpr_engine_free(e);
+    return rc;
+}
+
+void anpr_engine_free(anpr_engine *e)
+{
+    if (!e)
+        return;
+    for (int i = 0; i < e->n_owned; i++) {
+        recog_work_free(e->owned[i]->rw);
+        detect_work_free(e->owned[i]->dw);
+        free(e->owned[i]);
+    }
+    free(e->owned);
+    nn_free(e->rec);
+    nn_free(e->det);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+static workspace *borrow(anpr_engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    workspace *w = e->idle;
+    if (w) {
+        e->idle = w->next;
+        pthread_mutex_unlock(&e->lock);
+        return w;
+    }
+    if (e->n_owned == e->cap_owned) {
+        int cap = e->cap_owned ? 2 * e->cap_owned : 4;
+        workspace **p = realloc(e->owned, (size_t)cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&e->lock);
+            return NULL;
+        }
+        e->owned = p;
+        e->cap_owned = cap;
+    }
+    w = calloc(1, sizeof *w);
+    if (w && (!(w->rw = recog_work_new()) || (e->det && !(w->dw = detect_work_new())))) {
+        recog_work_free(w->rw);
+        free(w);
+        w = NULL;
+    }
+    if (w)
+        e->owned[e->n_owned++] = w;
+    pthread_mutex_unlock(&e->lock);
+    return w;
+}
+
+static void give_back(anpr_engine *e, workspace *w)
+{
+    pthread_mutex_lock(&e->lock);
+    w->next = e->idle;
+    e->idle = w;
+    pthread_mutex_unlock(&e->lock);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static anpr_code fail(anpr_result *res, anpr_code rc, const char *msg)
+{
+    res->n_plates = 0;
+    snprintf(res->error, sizeof res->error, "%s", msg && *msg ? msg : anpr_strerror(rc));
+    return rc;
+}
+
+static int by_confidence(const void *a, const void *b)
+{
+    float x = ((const anpr_plate *)a)->confidence, y = ((const anpr_plate *)b)->confidence;
+    return (x < y) - (x > y);
+}
+
+/* Finds and reads every plate of a grey plane; `scale` maps its pixels
+ * back to those of the image the caller knows. */
+static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
+                            int stride, float scale, anpr_result *res)
+{
+    const anpr_options *o = &e->opt;
+    char err[200] = "";
+    workspace *ws = borrow(e);
+    if (!ws)
+        return fail(res, ANPR_ERR_NOMEM, "out of memory");
+    int n;
+    if (o->whole_plate) {
+        detect_box *b = &ws->boxes[0];
+        float q[4][2] = {{0, 0}, {(float)w, 0}, {(float)w, (float)h}, {0, (float)h}};
+        memcpy(b->q, q, sizeof q);
+        b->score = 1;
+        n = 1;
+    } else {
+        n = detect_run(e->det, ws->dw, px, w, h, stride, ws->boxes, ANPR_MAX_PLATES, err, sizeof err);
+    }
+    anpr_code rc = n < 0 ? ANPR_ERR_NOMEM : ANPR_OK;
+    res->n_plates = 0;
+    for (int i = 0; i < n && rc == ANPR_OK; i++) {
+        anpr_plate *p = &res->plates[res->n_plates];
+        rc = recog_read(e->rec, ws->rw, px, w, h, stride, (const float(*)[2])ws->boxes[i].q,
+                        o->country, o->max_candidates, p, err, sizeof err);
+        if (rc != ANPR_OK || !p->text[0])
+            continue;
+        p->detection_score = ws->boxes[i].score;
+        for (int k = 0; k < 4; k++) {
+            p->box[k][0] = ws->boxes[i].q[k][0] * scale;
+            p->box[k][1] = ws->boxes[i].q[k][1] * scale;
+        }
+        if (p->confidence >= o->min_confidence)
+            res->n_plates++;
+    }
+    give_back(e, ws);
+    if (rc != ANPR_OK)
+        return fail(res, rc, err);
+    qsort(res->plates, (size_t)res->n_plates, sizeof res->plates[0], by_confidence);
+    return ANPR_OK;
+}
+
+static int valid(anpr_engine *e, anpr_result *res)
+{
+    if (!res)
+        return 0;
+    memset(res, 0, sizeof *res);
+    if (!e) {
+        fail(res, ANPR_ERR_ARG, "no engine");
+        return 0;
+    }
+    return 1;
+}
+
+anpr_code anpr_read_gray(anpr_engine *e, const uint8_t *pixels, int width, int height,
+                         int stride, anpr_result *res)
+{
+    if (!valid(e, res))
+        return ANPR_ERR_ARG;
+    double t0 = now_ms();
+    if (!pixels || width < 1 || height < 1 || stride < width)
+        return fail(res, ANPR_ERR_ARG, "bad pixel plane");
+    if ((uint64_t)width * (uint64_t)height > e->opt.max_pixels)
+        return fail(res, ANPR_ERR_TOO_LARGE, "frame has more pixels than the limit");
+    res->width = width;
+    res->height = height;
+    anpr_code rc = read_plane(e, pixels, width, height, stride, 1.0f, res);
+    res->ms = now_ms() - t0;
+    return rc;
+}
+
+anpr_code anpr_read_memory(anpr_engine *e, const void *data, size_t len, anpr_result *res)
+{
+    if (!valid(e, res))
+        return ANPR_ERR_ARG;
+    double t0 = now_ms();
+    if (!data && len)
+        return fail(res, ANPR_ERR_ARG, "no data");
+    image im;
+    int scale = 1;
+    char err[200];
+    int reduce = e->opt.whole_plate ? 1 : 8;
+    int rc = image_decode(data, len, 1, e->opt.max_pixels, reduce, DECODE_MIN_LONG,
+                          DECODE_MIN_LONG * 9 / 16, &scale, &im, err, sizeof err);
+    if (rc != ANPR_OK)
+        return fail(res, (anpr_code)rc, err);
+    res->width = im.w * scale;
+    res->height = im.h * scale;
+    rc = read_plane(e, im.px, im.w, im.h, im.w, (float)scale, res);
+    image_free(&im);
+    res->ms = now_ms() - t0;
+    return (anpr_code)rc;
+}
+
+anpr_code anpr_read_file(anpr_engine *e, const char *path, anpr_result *res)
+{
+    if (!valid(e, res))
+        return ANPR_ERR_ARG;
+    double t0 = now_ms();
+    uint8_t *data;
+    size_t len;
+    char err[200];
+    int rc = image_read_file(path, MAX_FILE_BYTES, &data, &len, err, sizeof err);
+    if (rc != ANPR_OK)
+        return fail(res, (anpr_code)rc, err);
+    rc = anpr_read_memory(e, data, len, res);
+    free(data);
+    res->ms = now_ms() - t0;
+    return (anpr_code)rc;
+}
