@@ -87,8 +87,8 @@ static int sym_index(int c)
 static int lookalike_class(int c, int n)
 {
     c = upper(c);
-    for (int g = 0; g < n; g++)
-        if (c != '\0' && strchr(LOOKALIKES[g], c))
+    for (int g = 0; g < n && c != '\0'; g++)
+        if (strchr(LOOKALIKES[g], c))
             return g;
     return -1;
 }
@@ -117,6 +117,7 @@ static uint64_t class_mask(char code)
     }
 }
 
+/* text fits gb-current: digits at 2 and 3. */
 static double gb_age_adjust(const char *text)
 {
     int age = (text[2] - '0') * 10 + (text[3] - '0');
@@ -207,8 +208,9 @@ static int classify_index(const char *text, int len, anpr_country country)
     for (int f = 0; f < N_FORMATS; f++) {
         if (!selected(f, country))
             continue;
-        if ((best < 0 || format_prior(f, text) > format_prior(best, text))
-            && walk_format(f, len, fits, &c))
+        /* Fit first: a format's adjust may assume the format's layout. */
+        if (walk_format(f, len, fits, &c)
+            && (best < 0 || format_prior(f, text) > format_prior(best, text)))
             best = f;
     }
     return best;

@@ -26,10 +26,8 @@
  *   eu          (eu)  any 4 to 10 letters and digits.
  *   us          (us)  any 2 to 8 letters and digits.
  *   other       ("")  anything else.
- * A text that fits several takes the one with the highest prior (the order
- * above, but gb-current with an age identifier outside those issued since
- * 2002 falls behind the other strict formats): the permissive eu and us
- * label only what no strict format explains.
+ * A text that fits several takes the one with the highest prior (below),
+ * so the permissive eu and us label only what no strict format explains.
  *
  * Scoring. A candidate text t made from reading r scores
  *     net(t)   = r.logp + sum over rewritten positions i of
@@ -38,7 +36,8 @@
  * where p_i is the reading's distribution at i. A strict format's prior is
  * a small bonus (gb-current 1.5 nats, br-mercosur 1.5, gb-prefix, gb-suffix
  * and br-old 1.2, gb-ni 1.0, gb-dateless 0.5; gb-current 0.5 less when the
- * age identifier is implausible), eu 0, us -0.1 (on UK roads a European
+ * age identifier is outside 02-29 and 51-79, those issued since 2001 and
+ * a few years to come), eu 0, us -0.1 (on UK roads a European
  * vehicle is likelier than an American one), "other" 0. So a format wins
  * only where the network itself gives the rewrite a fair chance: with the
  * 1.5 bonus, a rewritten symbol needs about a fifth of the probability of
