@@ -1,0 +1,312 @@
+/*
+ * nn_bench.c: speed of the nn runtime on networks shaped like anpr's.
+ *
+ *   nn_bench [--repeat N] [FILE.nnw...]
+ *
+ * Times three built-in graphs with random weights: the recogniser as the
+ * brief sketched it, the recogniser of train/rec_train.py (32x128 grey
+ * crop) and the backbone of train/det_model.py (288x512 frame, depthwise
+ * blocks). For each it prints the median microseconds of nn_run, the
+ * GFLOP/s that makes (2 per multiply-add), and the same graph run by a
+ * naive direct convolution measured in this run as the baseline, with the
+ * speed-up and the largest difference between the two outputs. Weight
+ * files named on the command line are timed too, at their own input shape.
+ *
+ * Build: cmake -B build -DCMAKE_BUILD_TYPE=Release && make -C build nn_bench
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn.h"
+#include "../tests/nn_build.h"
+
+/* One layer of a benchmark graph: a convolution, or a max pooling if !out_c. */
+typedef struct spec {
+    int out_c, kh, kw, sh, sw, ph, pw, groups;
+} spec;
+
+#define CONV(c, kh, kw, ph, pw) {c, kh, kw, 1, 1, ph, pw, 1}
+#define POOL(kh, kw) {0, kh, kw, kh, kw, 0, 0, 1}
+#define DWS(cin, cout, s) {cin, 3, 3, s, s, 1, 1, cin}, {cout, 1, 1, 1, 1, 0, 0, 1}
+
+static const spec brief[] = {
+    CONV(32, 3, 3, 1, 1), POOL(2, 2), CONV(64, 3, 3, 1, 1), POOL(2, 2),
+    CONV(128, 3, 3, 1, 1), CONV(128, 3, 3, 1, 1), POOL(2, 1),
+    CONV(256, 3, 3, 1, 1), POOL(2, 1), CONV(256, 2, 1, 0, 0), CONV(37, 1, 1, 0, 0),
+};
+static const spec recogniser[] = {
+    CONV(24, 3, 3, 1, 1), POOL(2, 2), CONV(48, 3, 3, 1, 1), POOL(2, 2),
+    CONV(64, 3, 3, 1, 1), POOL(2, 1), CONV(128, 3, 3, 1, 1),
+    CONV(160, 4, 1, 0, 0), CONV(160, 1, 3, 0, 1), CONV(160, 1, 3, 0, 1),
+    CONV(37, 1, 1, 0, 0),
+};
+static const spec detector[] = {
+    {16, 3, 3, 2, 2, 1, 1, 1}, DWS(16, 32, 2), DWS(32, 32, 1),
+    DWS(32, 64, 2), DWS(64, 64, 1), DWS(64, 96, 2), DWS(96, 96, 1),
+    DWS(96, 96, 1), DWS(96, 128, 2), DWS(128, 128, 1), DWS(128, 128, 1),
+};
+
+static const struct {
+    const char *name;
+    const spec *layers;
+    int n, h, w;
+} graphs[] = {
+    {"recogniser (brief's sketch) 32x128", brief, sizeof brief / sizeof *brief, 32, 128},
+    {"recogniser (rec_train.py) 32x128", recogniser,
+     sizeof recogniser / sizeof *recogniser, 32, 128},
+    {"detector backbone 288x512", detector, sizeof detector / sizeof *detector, 288, 512},
+};
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- The baseline: the graph by textbook loops ------------------------- */
+
+typedef struct tensor {
+    int c, h, w;
+    float *d;
+} tensor;
+
+static int out_len(int in, int k, int s, int p)
+{
+    return (in + 2 * p - k) / s + 1;
+}
+
+static void naive_conv(const tensor *x, const spec *s, const float *wt,
+                       const float *b, tensor *y)
+{
+    int cpg = x->c / s->groups, opg = s->out_c / s->groups;
+    *y = (tensor){s->out_c, out_len(x->h, s->kh, s->sh, s->ph),
+                  out_len(x->w, s->kw, s->sw, s->pw), NULL};
+    y->d = malloc(sizeof(float) * (size_t)y->c * y->h * y->w);
+    for (int o = 0; o < y->c; o++)
+        for (int oy = 0; oy < y->h; oy++)
+            for (int ox = 0; ox < y->w; ox++) {
+                float acc = b[o];
+                for (int ci = 0; ci < cpg; ci++)
+                    for (int ky = 0; ky < s->kh; ky++)
+                        for (int kx = 0; kx < s->kw; kx++) {
+                            int iy = oy * s->sh - s->ph + ky, ix = ox * s->sw - s->pw + kx;
+                            if (iy < 0 || iy >= x->h || ix < 0 || ix >= x->w)
+                                continue;
+                            int c = o / opg * cpg + ci;
+                            acc += wt[((size_t)(o * cpg + ci) * s->kh + ky) * s->kw + kx] *
+                                   x->d[((size_t)c * x->h + iy) * x->w + ix];
+                        }
+                y->d[((size_t)o * y->h + oy) * y->w + ox] = acc > 0 ? acc : 0;
+            }
+}
+
+static void naive_pool(const tensor *x, const spec *s, tensor *y)
+{
+    *y = (tensor){x->c, x->h / s->kh, x->w / s->kw, NULL};
+    y->d = malloc(sizeof(float) * (size_t)y->c * y->h * y->w);
+    for (int c = 0; c < y->c; c++)
+        for (int oy = 0; oy < y->h; oy++)
+            for (int ox = 0; ox < y->w; ox++) {
+                float m = -INFINITY;
+                for (int ky = 0; ky < s->kh; ky++)
+                    for (int kx = 0; kx < s->kw; kx++) {
+                        float v = x->d[((size_t)c * x->h + oy * s->kh + ky) * x->w +
+                                       ox * s->kw + kx];
+                        m = v > m ? v : m;
+                    }
+                y->d[((size_t)c * y->h + oy) * y->w + ox] = m;
+            }
+}
+
+/* Runs the graph naively; weights[i]/biases[i] are conv i's, in order. */
+static tensor naive_run(const spec *L, int n, float **weights, float **biases,
+                        const tensor *in)
+{
+    tensor x = *in, y;
+    for (int i = 0, k = 0; i < n; i++) {
+        if (L[i].out_c) {
+            naive_conv(&x, &L[i], weights[k], biases[k], &y);
+            k++;
+        } else {
+            naive_pool(&x, &L[i], &y);
+        }
+        if (x.d != in->d)
+            free(x.d);
+        x = y;
+    }
+    return x;
+}
+
+/* ---- Timing ------------------------------------------------------------ */
+
+/* Median microseconds of `repeat` runs after one warm-up run. */
+static double time_nn(const nn_net *net, nn_work *w, const nn_tensor *in,
+                      int repeat, const nn_tensor **out)
+{
+    char err[256];
+    double *t = malloc(sizeof(double) * (size_t)repeat);
+    if (nn_run(net, w, in, out, err, sizeof err)) {
+        fprintf(stderr, "nn_run: %s\n", err);
+        exit(1);
+    }
+    for (int i = 0; i < repeat; i++) {
+        double t0 = now_us();
+        nn_run(net, w, in, out, err, sizeof err);
+        t[i] = now_us() - t0;
+    }
+    double m = median(t, repeat);
+    free(t);
+    return m;
+}
+
+static void bench_graph(int g, int repeat)
+{
+    const spec *L = graphs[g].layers;
+    int n = graphs[g].n, c = 1, h = graphs[g].h, w = graphs[g].w, n_conv = 0;
+    double macs = 0;
+    uint32_t seed = 12345;
+    nnb b = {0};
+    float *wts[64], *bias[64];
+
+    nnb_header(&b, NN_KIND_RECOGNISER, 1, h, w, "name=bench\n", (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        const spec *s = &L[i];
+        if (!s->out_c) {
+            int p[] = {s->kh, s->kw, s->sh, s->sw, 0, 0};
+            nnb_layer(&b, 2, 1, (int[]){i}, 6, p, 0);
+            h /= s->kh;
+            w /= s->kw;
+            continue;
+        }
+        /* Write the layer, then read its weights back for the baseline. */
+        size_t at = b.len;
+        nnb_conv(&b, i, c, s->out_c, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw,
+                 s->groups, 1, &seed);
+        size_t nw = (size_t)s->out_c * (c / s->groups) * s->kh * s->kw;
+        const uint8_t *p = b.p + at + 4 * (2 + 1 + 1 + 9 + 1 + 1 + 4);
+        wts[n_conv] = malloc(sizeof(float) * nw);
+        bias[n_conv] = malloc(sizeof(float) * (size_t)s->out_c);
+        memcpy(wts[n_conv], p, sizeof(float) * nw);
+        memcpy(bias[n_conv], p + 4 * nw + 8, sizeof(float) * (size_t)s->out_c);
+        n_conv++;
+        h = out_len(h, s->kh, s->sh, s->ph);
+        w = out_len(w, s->kw, s->sw, s->pw);
+        macs += (double)s->out_c * (c / s->groups) * s->kh * s->kw * h * w;
+        c = s->out_c;
+    }
+    nnb_finish(&b);
+
+    char err[256];
+    nn_net *net = nn_load(b.p, b.len, err, sizeof err);
+    if (!net) {
+        fprintf(stderr, "%s: %s\n", graphs[g].name, err);
+        exit(1);
+    }
+    size_t n_in = (size_t)graphs[g].h * graphs[g].w;
+    nn_tensor in = {1, graphs[g].h, graphs[g].w, malloc(sizeof(float) * n_in)};
+    for (size_t i = 0; i < n_in; i++)
+        in.data[i] = nnb_rand(&seed);
+    nn_work *work = nn_work_new();
+    const nn_tensor *out;
+    double t_nn = time_nn(net, work, &in, repeat, &out);
+
+    int naive_repeat = repeat < 3 ? repeat : 3;
+    double *t = malloc(sizeof(double) * (size_t)naive_repeat), diff = 0;
+    tensor x = {1, in.h, in.w, in.data}, y = {0};
+    for (int i = 0; i < naive_repeat; i++) {
+        free(y.d);
+        double t0 = now_us();
+        y = naive_run(L, n, wts, bias, &x);
+        t[i] = now_us() - t0;
+    }
+    double t_naive = median(t, naive_repeat);
+    for (size_t i = 0; i < (size_t)y.c * y.h * y.w; i++)
+        diff = fmax(diff, fabs(y.d[i] - out->data[i]));
+
+    printf("%-36s %6.2f M MACs  nn %9.1f us %6.1f GFLOP/s | naive %10.1f us "
+           "%5.2f GFLOP/s | x%.1f  max diff %.2g\n",
+           graphs[g].name, macs / 1e6, t_nn, 2 * macs / t_nn / 1e3, t_naive,
+           2 * macs / t_naive / 1e3, t_naive / t_nn, diff);
+
+    free(y.d);
+    free(t);
+    for (int i = 0; i < n_conv; i++) {
+        free(wts[i]);
+        free(bias[i]);
+    }
+    free(in.data);
+    nn_work_free(work);
+    nn_free(net);
+    free(b.p);
+}
+
+static void bench_file(const char *path, int repeat)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc(len > 0 ? (size_t)len : 1);
+    size_t got = fread(data, 1, len > 0 ? (size_t)len : 0, f);
+    fclose(f);
+    char err[256];
+    nn_net *net = nn_load(data, got, err, sizeof err);
+    free(data);
+    if (!net) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        return;
+    }
+    int c, h, w;
+    nn_input_shape(net, &c, &h, &w);
+    size_t n = (size_t)c * h * w;
+    nn_tensor in = {c, h, w, malloc(sizeof(float) * n)};
+    uint32_t seed = 99;
+    for (size_t i = 0; i < n; i++)
+        in.data[i] = nnb_rand(&seed);
+    nn_work *work = nn_work_new();
+    const nn_tensor *out;
+    double t = time_nn(net, work, &in, repeat, &out);
+    printf("%-36s input %dx%dx%d  nn %9.1f us  output %dx%dx%d\n", path, c, h,
+           w, t, out->c, out->h, out->w);
+    nn_work_free(work);
+    nn_free(net);
+    free(in.data);
+}
+
+int main(int argc, char **argv)
+{
+    int repeat = 50, i = 1;
+    if (argc > 2 && !strcmp(argv[1], "--repeat")) {
+        repeat = atoi(argv[2]);
+        i = 3;
+    }
+    if (repeat < 1) {
+        fprintf(stderr, "usage: nn_bench [--repeat N] [FILE.nnw...]\n");
+        return 2;
+    }
+    for (size_t g = 0; g < sizeof graphs / sizeof graphs[0]; g++)
+        bench_graph((int)g, repeat);
+    for (; i < argc; i++)
+        bench_file(argv[i], repeat);
+    return 0;
+}
