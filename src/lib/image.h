@@ -4,13 +4,18 @@
  * JPEG (libjpeg-turbo) and PNG (libpng) in memory become 8-bit planes:
  * grey-scale always, RGB when asked. EXIF orientation is applied so the
  * picture is the way a person sees it. Images over a pixel limit are
- * refused from their header, before any large allocation.
+ * refused from their header, before any large allocation. Decoding is
+ * meant for hostile input: any defect gives an error code and a one-line
+ * message, never a crash and never output on stderr.
  */
 #ifndef ANPR_IMAGE_H
 #define ANPR_IMAGE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* What a max_pixels of 0 stands for; the same default as anpr_options. */
+#define IMAGE_DEFAULT_MAX_PIXELS 50000000u
 
 typedef struct image {
     int w, h;
@@ -20,31 +25,48 @@ typedef struct image {
 
 /*
  * Decodes a JPEG or PNG (told apart by content, not name). channels is 1
- * or 3. If scale_denom_max > 1 a JPEG may be decoded at 1/2, 1/4 or 1/8
- * scale provided the result is still at least min_w x min_h; *scale_out
- * receives the denominator used (1 if none). Returns 0 (ANPR_OK) or an
- * anpr_code with a message in err.
+ * or 3; grey is BT.601 luma. Alpha is dropped (the colour under it kept).
+ * Images with more than max_pixels pixels (0: IMAGE_DEFAULT_MAX_PIXELS)
+ * give ANPR_ERR_TOO_LARGE. If scale_denom_max > 1 a JPEG may be decoded
+ * at 1/2, 1/4 or 1/8 scale (the largest reduction allowed) provided the
+ * result, as oriented, is still at least min_w x min_h; *scale_out (may
+ * be NULL) receives the denominator used, 1 if none. On success *out owns
+ * the pixels (free with image_free). Returns 0 (ANPR_OK) or an anpr_code
+ * with a message in err (err may be NULL); *out is then empty.
  */
 int image_decode(const void *data, size_t len, int channels, uint64_t max_pixels,
                  int scale_denom_max, int min_w, int min_h, int *scale_out,
                  image *out, char *err, size_t errlen);
 
+/* Frees the pixels and empties *im; safe on an empty or freed image. */
 void image_free(image *im);
 
-/* Reads a whole file (or standard input for "-") into a malloc'd buffer,
- * refusing files larger than max_bytes. Returns 0 or an anpr_code. */
+/*
+ * Reads a whole file (or standard input for "-") into a malloc'd buffer,
+ * refusing input larger than max_bytes (ANPR_ERR_TOO_LARGE). Failures to
+ * open or read give ANPR_ERR_IO with the system's reason. An empty file
+ * is read successfully with *len 0 (and a buffer to free).
+ */
 int image_read_file(const char *path, size_t max_bytes, uint8_t **data,
                     size_t *len, char *err, size_t errlen);
 
 /*
  * Samples the quadrilateral q (TL, TR, BR, BL in src pixels) of a grey plane
  * into a dst_w x dst_h float plane with values in [0,1], bilinear, by the
- * homography that maps the destination rectangle onto q.
+ * homography that maps the destination rectangle onto q. Coordinates are
+ * continuous: pixel (x, y) covers [x, x+1) x [y, y+1), so the quad
+ * (0,0) (sw,0) (sw,sh) (0,sh) is the whole plane. Samples outside the
+ * plane take the nearest edge pixel. Allocates nothing.
  */
 void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
                      const float q[4][2], float *dst, int dst_w, int dst_h);
 
-/* Area-averaging resize of a grey plane into a float plane in [0,1]. */
+/*
+ * Resizes a grey plane into a dw x dh float plane in [0,1], rows packed.
+ * Along each axis that shrinks, each output pixel is the exact area
+ * average of the source pixels it covers; along an axis that grows it is
+ * bilinear (pixel centres aligned, as image_warp_quad). Allocates nothing.
+ */
 void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
                        float *dst, int dw, int dh);
 

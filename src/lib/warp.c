@@ -1,0 +1,151 @@
+/*
+ * warp.c: resampling grey planes into the float planes the networks eat.
+ *
+ * Both functions run for every frame and every plate, so they allocate
+ * nothing and keep per-pixel work to a few multiplies. Pixel (x, y)
+ * covers [x, x+1) x [y, y+1), its centre at (x + 0.5, y + 0.5), in both.
+ */
+#include "image.h"
+
+#include <math.h>
+
+/* Bilinear sample at continuous (u, v), edge pixels repeated outside. */
+static inline float sample(const uint8_t *src, int sw, int sh, int stride,
+                           float u, float v)
+{
+    float fx = u - 0.5f, fy = v - 0.5f;
+    /* Written so NaN, from a degenerate quad, lands on 0 too. */
+    if (!(fx >= 0.0f))
+        fx = 0.0f;
+    if (!(fy >= 0.0f))
+        fy = 0.0f;
+    if (fx > (float)(sw - 1))
+        fx = (float)(sw - 1);
+    if (fy > (float)(sh - 1))
+        fy = (float)(sh - 1);
+    int x0 = (int)fx, y0 = (int)fy;
+    int x1 = x0 + (x0 < sw - 1), y1 = y0 + (y0 < sh - 1);
+    float ax = fx - (float)x0, ay = fy - (float)y0;
+    const uint8_t *r0 = src + (size_t)y0 * (size_t)stride;
+    const uint8_t *r1 = src + (size_t)y1 * (size_t)stride;
+    float top = (float)r0[x0] + ax * (float)(r0[x1] - r0[x0]);
+    float bot = (float)r1[x0] + ax * (float)(r1[x1] - r1[x0]);
+    return top + ay * (bot - top);
+}
+
+void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
+                     const float q[4][2], float *dst, int dst_w, int dst_h)
+{
+    /*
+     * The projective map of the unit square (s, t) onto the quad, after
+     * Heckbert's "Fundamentals of Texture Mapping" (1989):
+     *   u = (a s + b t + c) / (g s + h t + 1), v likewise with d e f.
+     * g = h = 0 for parallelograms, which is the common, affine case.
+     */
+    double x0 = q[0][0], y0 = q[0][1], x1 = q[1][0], y1 = q[1][1];
+    double x2 = q[2][0], y2 = q[2][1], x3 = q[3][0], y3 = q[3][1];
+    double dx1 = x1 - x2, dx2 = x3 - x2, dx3 = x0 - x1 + x2 - x3;
+    double dy1 = y1 - y2, dy2 = y3 - y2, dy3 = y0 - y1 + y2 - y3;
+    double g = 0, h = 0, den = dx1 * dy2 - dx2 * dy1;
+    if ((dx3 != 0 || dy3 != 0) && den != 0) {
+        g = (dx3 * dy2 - dx2 * dy3) / den;
+        h = (dx1 * dy3 - dx3 * dy1) / den;
+    }
+    double a = x1 - x0 + g * x1, b = x3 - x0 + h * x3, c = x0;
+    double d = y1 - y0 + g * y1, e = y3 - y0 + h * y3, f = y0;
+    /* Per destination pixel: s = (i + 0.5) / dst_w, so each term is linear
+     * in i and advances by a constant step along a row. */
+    double si = 1.0 / dst_w, tj = 1.0 / dst_h;
+    float su = (float)(a * si), sv = (float)(d * si), sz = (float)(g * si);
+    const float scale = 1.0f / 255.0f;
+    for (int j = 0; j < dst_h; j++) {
+        double t = (j + 0.5) * tj, s = 0.5 * si;
+        float nu = (float)(a * s + b * t + c), nv = (float)(d * s + e * t + f);
+        float z = (float)(g * s + h * t + 1.0);
+        float *out = dst + (size_t)j * (size_t)dst_w;
+        if (g == 0 && h == 0) {
+            for (int i = 0; i < dst_w; i++, nu += su, nv += sv)
+                out[i] = sample(src, sw, sh, sstride, nu, nv) * scale;
+        } else {
+            for (int i = 0; i < dst_w; i++, nu += su, nv += sv, z += sz) {
+                float iz = 1.0f / z;
+                out[i] = sample(src, sw, sh, sstride, nu * iz, nv * iz) * scale;
+            }
+        }
+    }
+}
+
+/*
+ * The source pixels behind one output pixel along one axis: first..last,
+ * the end ones weighted w_first and w_last, those between weighted 1, the
+ * sum multiplied by norm. Area averaging when shrinking (the fractions
+ * are the overlaps, exact in integers); bilinear when growing.
+ */
+typedef struct taps {
+    int first, last;
+    float w_first, w_last, norm;
+} taps;
+
+static inline taps axis_taps(int i, int s, int d)
+{
+    taps t;
+    if (s > d) {
+        /* Output pixel i spans source [a/d, b/d): longer than one pixel. */
+        int64_t a = (int64_t)i * s, b = a + s;
+        t.first = (int)(a / d);
+        t.last = (int)((b + d - 1) / d) - 1;
+        t.w_first = (float)((int64_t)(t.first + 1) * d - a) / (float)d;
+        t.w_last = (float)(b - (int64_t)t.last * d) / (float)d;
+        t.norm = (float)d / (float)s;
+        return t;
+    }
+    float c = ((float)i + 0.5f) * (float)s / (float)d - 0.5f;
+    if (c < 0.0f)
+        c = 0.0f;
+    t.first = (int)c;
+    t.norm = 1.0f;
+    if (t.first >= s - 1) {
+        t.first = t.last = s - 1;
+        t.w_first = 1.0f;
+        t.w_last = 0.0f;
+    } else {
+        t.last = t.first + 1;
+        t.w_last = c - (float)t.first;
+        t.w_first = 1.0f - t.w_last;
+    }
+    return t;
+}
+
+/* Weighted sum of one source row over the horizontal taps. */
+static inline float row_sum(const uint8_t *row, taps tx)
+{
+    float sum = tx.w_first * row[tx.first];
+    if (tx.last > tx.first) {
+        unsigned mid = 0;
+        for (int k = tx.first + 1; k < tx.last; k++)
+            mid += row[k];
+        sum += (float)mid + tx.w_last * row[tx.last];
+    }
+    return sum;
+}
+
+void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
+                       float *dst, int dw, int dh)
+{
+    for (int j = 0; j < dh; j++) {
+        taps ty = axis_taps(j, sh, dh);
+        const uint8_t *r_first = src + (size_t)ty.first * (size_t)sstride;
+        const uint8_t *r_last = src + (size_t)ty.last * (size_t)sstride;
+        float *out = dst + (size_t)j * (size_t)dw;
+        for (int i = 0; i < dw; i++) {
+            taps tx = axis_taps(i, sw, dw);
+            float sum = ty.w_first * row_sum(r_first, tx);
+            if (ty.last > ty.first) {
+                for (int l = ty.first + 1; l < ty.last; l++)
+                    sum += row_sum(src + (size_t)l * (size_t)sstride, tx);
+                sum += ty.w_last * row_sum(r_last, tx);
+            }
+            out[i] = sum * (tx.norm * ty.norm / 255.0f);
+        }
+    }
+}
