@@ -26,20 +26,22 @@ import det_model
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEV = os.path.normpath(os.path.join(ROOT, "..", "..", "shared", "data", "photos-dev"))
-MAX_SIDE = 512
 
 
 def prepare(grey):
-    """Grey PIL image -> (padded float array, scale from input to photo px)."""
+    """Grey PIL image -> (padded float array, (sx, sy, valid_w, valid_h)):
+    the scale from input to photo pixels and the unpadded input size."""
     w, h = grey.size
-    s = min(MAX_SIDE / w, MAX_SIDE / h)
-    dw, dh = max(1, round(w * s)), max(1, round(h * s))
+    M = det_model.MAX_SIDE
+    s = min(M / w, M / h)
+    dw = min(M, max(1, int(math.floor(w * s + 0.5))))
+    dh = min(M, max(1, int(math.floor(h * s + 0.5))))
     a = np.asarray(grey.resize((dw, dh), Image.BOX), np.float32) / 255.0
     A = det_model.ALIGN
     ph, pw = -(-dh // A) * A, -(-dw // A) * A
     out = np.zeros((ph, pw), np.float32)
     out[:dh, :dw] = a
-    return out, (w / dw, h / dh)
+    return out, (w / dw, h / dh, dw, dh)
 
 
 def load_dev():
@@ -63,20 +65,23 @@ def iou(a, b):
     return inter / u if u > 0 else 0.0
 
 
-def decode(hm, reg, thr, scale_xy, max_det=16, nms_iou=0.3):
-    """Heatmap (H,W) and corners (8,H,W) as numpy -> [(score, quad 4x2)] in
-    photo pixels, best first, after NMS on bounding boxes."""
+def decode(hm, reg, thr, geom, max_det=16, nms_iou=0.3):
+    """Heatmap (H,W) and corners (8,H,W) as numpy -> [(score, quad 4x2,
+    box)] in photo pixels, best first, after NMS on bounding boxes; geom is
+    prepare()'s (sx, sy, valid_w, valid_h)."""
     S, C = det_model.STRIDE, det_model.CORNER_SCALE
     t = torch.from_numpy(hm)[None, None]
     peak = (F.max_pool2d(t, 3, 1, 1) == t)[0, 0].numpy() & (hm >= thr)
+    peak[-(-geom[3] // S):, :] = False  # cells wholly in the padding
+    peak[:, -(-geom[2] // S):] = False
     ys, xs = np.nonzero(peak)
     cand = sorted(zip(hm[ys, xs], ys, xs), reverse=True)
     out = []
     for sc, y, x in cand:
         q = np.empty((4, 2))
         for k in range(4):
-            q[k, 0] = ((x + 0.5) * S + reg[2 * k, y, x] * C) * scale_xy[0]
-            q[k, 1] = ((y + 0.5) * S + reg[2 * k + 1, y, x] * C) * scale_xy[1]
+            q[k, 0] = ((x + 0.5) * S + reg[2 * k, y, x] * C) * geom[0]
+            q[k, 1] = ((y + 0.5) * S + reg[2 * k + 1, y, x] * C) * geom[1]
         box = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
         if all(iou(box, b) <= nms_iou for _, _, b in out):
             out.append((float(sc), q, box))

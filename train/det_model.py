@@ -22,6 +22,7 @@ import nnfile
 STRIDE = 4
 CORNER_SCALE = 32.0
 ALIGN = 32
+MAX_SIDE = 512  # frames are resized to fit MAX_SIDE x MAX_SIDE
 HEADS = "0:centre_heatmap_sigmoid,1-8:corners_TL_TR_BR_BL_dxdy_from_cell_centre_div_%g" % CORNER_SCALE
 
 
@@ -114,7 +115,7 @@ def export(model, path, in_h=288, in_w=512):
     def seq(s, first_inputs):
         idx = None
         for i, m in enumerate(s):
-            ins = first_inputs if i == 0 else [-1]
+            ins = first_inputs if i == 0 else [len(layers)]
             layers.append(nnfile.conv_layer(m.conv, m.bn, "relu", ins))
             idx = len(layers)
         return idx
@@ -134,7 +135,7 @@ def export(model, path, in_h=288, in_w=512):
     layers.append(nnfile.conv_layer(model.reg, None, "none", [prev]))
     layers.append({"op": "concat", "inputs": [hm, len(layers)]})
     meta = {"name": "anpr-detector-1", "stride": STRIDE, "corner_scale": "%g" % CORNER_SCALE,
-            "align": ALIGN, "heads": HEADS}
+            "align": ALIGN, "max_side": MAX_SIDE, "heads": HEADS}
     nnfile.write(path, "detector", (1, in_h, in_w), meta, layers)
 
 
@@ -176,6 +177,8 @@ def run_nnfile(path, x):
                 cnt *= d
             ws.append(torch.tensor(struct.unpack_from("<%df" % cnt, b, o)).reshape(dims))
             o += 4 * cnt
+        if any(i < 0 or i >= len(outs) for i in ins):
+            raise ValueError("layer %d: input not an earlier layer" % len(outs))
         t = [outs[i] for i in ins]
         if op == 1:
             y = acts[ps[8]](F.conv2d(t[0], ws[0], ws[1], (ps[3], ps[4]), (ps[5], ps[6]), 1, ps[7]))

@@ -1,0 +1,254 @@
+/*
+ * detect.c: the plate detector's pre- and post-processing around the nn
+ * runtime (see detect.h). The preparation and decoding mirror
+ * train/det_eval.py, which is how the model's figures were measured.
+ */
+#include "detect.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+
+/* The output channels: the centre score then four (x, y) corners. */
+#define DETECT_CHANNELS 9
+
+typedef struct peak {
+    float score;
+    int x, y;
+} peak;
+
+struct detect_work {
+    nn_work *nn;
+    float *resized;        /* the frame at network scale, rows packed */
+    float *input;          /* resized, zero-padded to the aligned size */
+    size_t cap_resized, cap_input;
+    peak peaks[DETECT_MAX_PEAKS];
+    float kept[DETECT_MAX_PEAKS][4];   /* bounding boxes of the kept quads */
+};
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+}
+
+/* An integer meta value in [lo, hi], def when absent, -1 when malformed. */
+static long meta_int(const nn_net *net, const char *key, long def, long lo, long hi)
+{
+    const char *s = nn_meta(net, key);
+    if (!s)
+        return def;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return end != s && *end == '\0' && v >= lo && v <= hi ? v : -1;
+}
+
+int detect_head_read(const nn_net *net, detect_head *head, char *err, size_t errlen)
+{
+    int c, h, w;
+    if (!net || nn_kind(net) != NN_KIND_DETECTOR) {
+        set_err(err, errlen, "not a detector network");
+        return -1;
+    }
+    nn_input_shape(net, &c, &h, &w);
+    if (c != 1) {
+        set_err(err, errlen, "detector must take one grey channel");
+        return -1;
+    }
+    const char *cs = nn_meta(net, "corner_scale");
+    char *end = NULL;
+    float scale = cs ? strtof(cs, &end) : 0;
+    head->stride = (int)meta_int(net, "stride", -1, 1, 64);
+    head->align = (int)meta_int(net, "align", DETECT_ALIGN, 1, 256);
+    head->max_side = (int)meta_int(net, "max_side", DETECT_MAX_SIDE, 32, 4096);
+    head->corner_scale = scale;
+    if (head->stride < 0 || head->align < 0 || head->max_side < 0 || !cs || end == cs || *end
+        || !(scale > 0 && scale < 1e4f) || head->align % head->stride) {
+        set_err(err, errlen, "detector meta lacks a valid stride, corner_scale, align or max_side");
+        return -1;
+    }
+    return 0;
+}
+
+int detect_check(const nn_net *net, char *err, size_t errlen)
+{
+    detect_head head;
+    return detect_head_read(net, &head, err, errlen);
+}
+
+detect_work *detect_work_new(void)
+{
+    detect_work *w = calloc(1, sizeof *w);
+    if (w && !(w->nn = nn_work_new())) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void detect_work_free(detect_work *w)
+{
+    if (!w)
+        return;
+    nn_work_free(w->nn);
+    free(w->resized);
+    free(w->input);
+    free(w);
+}
+
+/* Grows *buf to hold n floats; buffers only ever grow, so a warm work
+ * allocates nothing. */
+static int reserve(float **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return 0;
+    float *p = realloc(*buf, n * sizeof *p);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static void bounds(const float q[4][2], float b[4])
+{
+    b[0] = b[2] = q[0][0];
+    b[1] = b[3] = q[0][1];
+    for (int k = 1; k < 4; k++) {
+        b[0] = fminf(b[0], q[k][0]);
+        b[1] = fminf(b[1], q[k][1]);
+        b[2] = fmaxf(b[2], q[k][0]);
+        b[3] = fmaxf(b[3], q[k][1]);
+    }
+}
+
+static float box_iou(const float a[4], const float b[4])
+{
+    float iw = fminf(a[2], b[2]) - fmaxf(a[0], b[0]);
+    float ih = fminf(a[3], b[3]) - fmaxf(a[1], b[1]);
+    if (iw <= 0 || ih <= 0)
+        return 0;
+    float inter = iw * ih;
+    float u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    return u > 0 ? inter / u : 0;
+}
+
+/* Keeps the DETECT_MAX_PEAKS best peaks sorted, best first; returns the
+ * new count. Insertion is fine: above the threshold peaks are few. */
+static int add_peak(peak *p, int n, float score, int x, int y)
+{
+    if (n == DETECT_MAX_PEAKS) {
+        if (score <= p[n - 1].score)
+            return n;
+        n--;
+    }
+    int i = n;
+    while (i > 0 && p[i - 1].score < score) {
+        p[i] = p[i - 1];
+        i--;
+    }
+    p[i] = (peak){score, x, y};
+    return n + 1;
+}
+
+/* Is (x, y) at least as high as its eight neighbours? Ties all count as
+ * peaks, as in the PyTorch max-pool test; suppression removes the twins. */
+static int is_peak(const float *hm, int W, int H, int x, int y)
+{
+    float v = hm[(size_t)y * W + x];
+    for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+            int xx = x + dx, yy = y + dy;
+            if ((dx || dy) && xx >= 0 && yy >= 0 && xx < W && yy < H && hm[(size_t)yy * W + xx] > v)
+                return 0;
+        }
+    return 1;
+}
+
+int detect_decode(detect_work *w, const nn_tensor *out, const detect_head *head,
+                  int valid_w, int valid_h, float sx, float sy, float threshold,
+                  float nms_iou, detect_box *boxes, int max_boxes)
+{
+    if (out->c != DETECT_CHANNELS || out->h <= 0 || out->w <= 0 || max_boxes <= 0)
+        return 0;
+    int W = out->w, H = out->h, S = head->stride;
+    size_t plane = (size_t)W * H;
+    const float *hm = out->data;
+    int np = 0;
+    for (int y = 0; y < H && y * S < valid_h; y++)
+        for (int x = 0; x < W && x * S < valid_w; x++) {
+            float v = hm[(size_t)y * W + x];
+            if (v >= threshold && is_peak(hm, W, H, x, y))
+                np = add_peak(w->peaks, np, v, x, y);
+        }
+    float (*kept)[4] = w->kept;
+    int n = 0;
+    for (int i = 0; i < np && n < max_boxes; i++) {
+        const peak *p = &w->peaks[i];
+        size_t at = (size_t)p->y * W + p->x;
+        float cx = (p->x + 0.5f) * S, cy = (p->y + 0.5f) * S;
+        detect_box *b = &boxes[n];
+        for (int k = 0; k < 4; k++) {
+            b->q[k][0] = (cx + out->data[(1 + 2 * k) * plane + at] * head->corner_scale) * sx;
+            b->q[k][1] = (cy + out->data[(2 + 2 * k) * plane + at] * head->corner_scale) * sy;
+        }
+        b->score = p->score;
+        bounds(b->q, kept[n]);
+        int dup = 0;
+        for (int j = 0; j < n && !dup; j++)
+            dup = box_iou(kept[n], kept[j]) > nms_iou;
+        if (!dup)
+            n++;
+    }
+    return n;
+}
+
+int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width,
+               int height, int stride, detect_box *boxes, int max_boxes,
+               char *err, size_t errlen)
+{
+    detect_head hd;
+    if (!w || !gray || !boxes || width <= 0 || height <= 0 || stride < width || max_boxes < 0) {
+        set_err(err, errlen, "detect: bad arguments");
+        return -1;
+    }
+    if (detect_head_read(net, &hd, err, errlen) != 0)
+        return -1;
+    if (max_boxes == 0)
+        return 0;
+    /* Fit the frame in max_side x max_side, rounding as det_eval.prepare. */
+    double s = fmin((double)hd.max_side / width, (double)hd.max_side / height);
+    int dw = (int)floor(width * s + 0.5), dh = (int)floor(height * s + 0.5);
+    dw = dw < 1 ? 1 : dw > hd.max_side ? hd.max_side : dw;
+    dh = dh < 1 ? 1 : dh > hd.max_side ? hd.max_side : dh;
+    int pw = (dw + hd.align - 1) / hd.align * hd.align;
+    int ph = (dh + hd.align - 1) / hd.align * hd.align;
+    if (reserve(&w->resized, &w->cap_resized, (size_t)dw * dh) != 0
+        || reserve(&w->input, &w->cap_input, (size_t)pw * ph) != 0) {
+        set_err(err, errlen, "detect: out of memory");
+        return -1;
+    }
+    image_resize_gray(gray, width, height, stride, w->resized, dw, dh);
+    for (int y = 0; y < ph; y++) {
+        float *row = w->input + (size_t)y * pw;
+        if (y < dh) {
+            memcpy(row, w->resized + (size_t)y * dw, (size_t)dw * sizeof *row);
+            memset(row + dw, 0, (size_t)(pw - dw) * sizeof *row);
+        } else {
+            memset(row, 0, (size_t)pw * sizeof *row);
+        }
+    }
+    nn_tensor in = {1, ph, pw, w->input};
+    const nn_tensor *out;
+    if (nn_run(net, w->nn, &in, &out, err, errlen) != 0)
+        return -1;
+    if (out->c != DETECT_CHANNELS || out->h * hd.stride != ph || out->w * hd.stride != pw) {
+        set_err(err, errlen, "detector output is not 9 channels at its stride");
+        return -1;
+    }
+    return detect_decode(w, out, &hd, dw, dh, (float)width / dw, (float)height / dh,
+                         DETECT_THRESHOLD, DETECT_NMS_IOU, boxes, max_boxes);
+}

@@ -1,0 +1,90 @@
+/*
+ * detect.h: finding plate quadrilaterals in a grey frame.
+ *
+ * The detector network (train/det_model.py) sees the frame area-resized to
+ * fit DETECT_MAX_SIDE (meta key max_side) keeping its aspect, values in
+ * [0,1], zero-padded right and bottom to a multiple of the meta key align.
+ * Its one output tensor holds, at every cell of `stride` input pixels,
+ * a plate-centre score (channel 0, after a sigmoid) and the four corners
+ * TL, TR, BR, BL (channels 1..8, x then y) as offsets from the cell centre
+ * divided by corner_scale input pixels. Decoding keeps the 3x3 local maxima
+ * of the score above a threshold, turns their offsets into corners in frame
+ * pixels, and suppresses any quad whose bounding box overlaps a better one.
+ *
+ * Coordinates are continuous: pixel (x, y) covers [x, x+1) x [y, y+1).
+ * A caller reads each plate by rectifying its quad with image_warp_quad()
+ * (image.h) into the recogniser's input, as recog_read() does.
+ *
+ * The network is shared read-only; each thread needs its own detect_work,
+ * which keeps every buffer, so a warm detector allocates nothing per frame.
+ */
+#ifndef ANPR_DETECT_H
+#define ANPR_DETECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn.h"
+
+/* Defaults for files whose meta does not say otherwise. */
+#define DETECT_MAX_SIDE 512
+#define DETECT_ALIGN 32
+/* Peaks below this score are not plates; chosen on photos-dev, where it
+ * keeps recall while holding false positives under one per photo. */
+#define DETECT_THRESHOLD 0.3f
+/* Two quads whose bounding boxes overlap more than this are one plate. */
+#define DETECT_NMS_IOU 0.3f
+/* Peaks considered per frame, best first, before suppression. */
+#define DETECT_MAX_PEAKS 256
+
+typedef struct detect_box {
+    float q[4][2];   /* TL, TR, BR, BL in frame pixels */
+    float score;     /* 0..1, the centre heatmap's peak */
+} detect_box;
+
+typedef struct detect_work detect_work;
+
+/* The geometry of a detector's input and output, from its file's meta. */
+typedef struct detect_head {
+    int stride;           /* input pixels per output cell */
+    float corner_scale;   /* input pixels per unit of corner offset */
+    int align;            /* the input is padded to a multiple of this */
+    int max_side;         /* the frame is resized to fit this square */
+} detect_head;
+
+/*
+ * Checks that net is a detector this code can drive (kind, one input
+ * channel, sane meta) and reads its head geometry into *head. Returns 0,
+ * or -1 with a reason in err.
+ */
+int detect_head_read(const nn_net *net, detect_head *head, char *err, size_t errlen);
+
+/* detect_head_read() for a caller that only wants the verdict. */
+int detect_check(const nn_net *net, char *err, size_t errlen);
+
+/* Scratch space for one thread; NULL when out of memory. */
+detect_work *detect_work_new(void);
+void detect_work_free(detect_work *w);
+
+/*
+ * Finds plates in a width x height grey plane whose rows are `stride`
+ * bytes apart. Writes up to max_boxes boxes, best score first, and returns
+ * how many; returns -1 with a reason in err on bad arguments, a network
+ * that does not fit detect_check(), or when out of memory.
+ */
+int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width,
+               int height, int stride, detect_box *boxes, int max_boxes,
+               char *err, size_t errlen);
+
+/*
+ * Decodes a detector output tensor (9 channels). Cells whose top-left
+ * corner lies at or beyond valid_w x valid_h input pixels are padding and
+ * ignored; sx, sy scale input pixels to frame pixels. Writes up to
+ * max_boxes boxes, best first, and returns how many (0 for a tensor of the
+ * wrong shape). detect_run() uses it; it is separate so it can be tested.
+ */
+int detect_decode(detect_work *w, const nn_tensor *out, const detect_head *head,
+                  int valid_w, int valid_h, float sx, float sy, float threshold,
+                  float nms_iou, detect_box *boxes, int max_boxes);
+
+#endif
