@@ -1,16 +1,19 @@
 /*
  * nn_ops.c: the operators of the nn runtime (see nn_ops.h).
  *
- * Almost all the time goes into convolutions. A convolution whose outputs
- * each read one input channel (depthwise, or a single input channel) runs
- * as direct loops of row AXPYs. Every other one becomes, per group, a
+ * Almost all the time goes into convolutions. Each first copies its input
+ * zero-padded and split by column phase (see phase_input) unless it needs
+ * neither padding nor stride, so that every kernel tap reads a contiguous
+ * run of pixels. A convolution whose outputs each read one input channel
+ * (depthwise, or a single input channel) then runs directly, one output row
+ * at a time with every tap in one pass. Every other one becomes, per group, a
  * matrix product C[out_c][oh*ow] = W[out_c][K] x B[K][oh*ow], where B is
  * the im2col expansion of the input. W is packed into panels of MR rows
  * when the network is loaded and B into panels of NR columns per run, so
  * the micro-kernel reads both strictly sequentially; K is walked in blocks
  * of KC so a B panel block stays in L1 while every W panel streams from L2.
  *
- * The micro-kernel and the AXPY come in a portable version and, on
+ * The micro-kernel and the row kernel come in a portable version and, on
  * x86-64, an AVX2+FMA one chosen at run time, so one binary runs on any
  * x86-64 and at full speed where it can.
  */
@@ -35,12 +38,17 @@
  */
 typedef void (*tile_fn)(int k, const float *a, const float *b, float *c,
                         size_t ldc, const float *bias, int relu);
-/* y[i] += alpha * x[i * incx] for i < n. */
-typedef void (*axpy_fn)(int n, float alpha, const float *x, int incx, float *y);
+/*
+ * out[x] = (bias ? *bias : out[x]) + sum over t < nt of w[t] * src[t][x],
+ * for x < n; then clamped at 0 if relu. One output row of a direct
+ * convolution, src[t] being the row tap t reads.
+ */
+typedef void (*taps_fn)(int n, int nt, const float *const *src, const float *w,
+                        float *out, const float *bias, int relu);
 
 typedef struct kernels {
     tile_fn tile;
-    axpy_fn axpy;
+    taps_fn taps;
 } kernels;
 
 static void tile_generic(int k, const float *a, const float *b, float *c,
@@ -59,10 +67,15 @@ static void tile_generic(int k, const float *a, const float *b, float *c,
             c[r * ldc + j] = relu && acc[r][j] < 0 ? 0 : acc[r][j];
 }
 
-static void axpy_generic(int n, float alpha, const float *x, int incx, float *y)
+static void taps_generic(int n, int nt, const float *const *src, const float *w,
+                         float *out, const float *bias, int relu)
 {
-    for (int i = 0; i < n; i++)
-        y[i] += alpha * x[(size_t)i * incx];
+    for (int x = 0; x < n; x++) {
+        float acc = bias ? *bias : out[x];
+        for (int t = 0; t < nt; t++)
+            acc += w[t] * src[t][x];
+        out[x] = relu && acc < 0 ? 0 : acc;
+    }
 }
 
 #if defined(__x86_64__)
@@ -119,18 +132,54 @@ static void tile_avx2(int k, const float *a, const float *b, float *c,
 }
 
 __attribute__((target("avx2,fma")))
-static void axpy_avx2(int n, float alpha, const float *x, int incx, float *y)
+static void taps_avx2(int n, int nt, const float *const *src, const float *w,
+                      float *out, const float *bias, int relu)
 {
-    if (incx != 1) {
-        axpy_generic(n, alpha, x, incx, y);
-        return;
+    __m256 z = _mm256_setzero_ps(), b = _mm256_set1_ps(bias ? *bias : 0);
+    int x = 0;
+    /* Four vectors at a time: each weight broadcast serves 32 outputs. */
+    for (; x + 32 <= n; x += 32) {
+        __m256 a0, a1, a2, a3;
+        if (bias) {
+            a0 = a1 = a2 = a3 = b;
+        } else {
+            a0 = _mm256_loadu_ps(out + x);
+            a1 = _mm256_loadu_ps(out + x + 8);
+            a2 = _mm256_loadu_ps(out + x + 16);
+            a3 = _mm256_loadu_ps(out + x + 24);
+        }
+        for (int t = 0; t < nt; t++) {
+            __m256 wt = _mm256_broadcast_ss(w + t);
+            const float *p = src[t] + x;
+            a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(p), a0);
+            a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(p + 8), a1);
+            a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(p + 16), a2);
+            a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(p + 24), a3);
+        }
+        if (relu) {
+            a0 = _mm256_max_ps(a0, z);
+            a1 = _mm256_max_ps(a1, z);
+            a2 = _mm256_max_ps(a2, z);
+            a3 = _mm256_max_ps(a3, z);
+        }
+        _mm256_storeu_ps(out + x, a0);
+        _mm256_storeu_ps(out + x + 8, a1);
+        _mm256_storeu_ps(out + x + 16, a2);
+        _mm256_storeu_ps(out + x + 24, a3);
     }
-    __m256 va = _mm256_set1_ps(alpha);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i),
-                                                _mm256_loadu_ps(y + i)));
-    axpy_generic(n - i, alpha, x + i, 1, y + i);
+    for (; x + 8 <= n; x += 8) {
+        __m256 a = bias ? b : _mm256_loadu_ps(out + x);
+        for (int t = 0; t < nt; t++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(w + t),
+                                _mm256_loadu_ps(src[t] + x), a);
+        _mm256_storeu_ps(out + x, relu ? _mm256_max_ps(a, z) : a);
+    }
+    for (; x < n; x++) {
+        float acc = bias ? *bias : out[x];
+        for (int t = 0; t < nt; t++)
+            acc += w[t] * src[t][x];
+        out[x] = relu && acc < 0 ? 0 : acc;
+    }
 }
 #endif
 
@@ -138,9 +187,9 @@ static kernels pick_kernels(void)
 {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (kernels){tile_avx2, axpy_avx2};
+        return (kernels){tile_avx2, taps_avx2};
 #endif
-    return (kernels){tile_generic, axpy_generic};
+    return (kernels){tile_generic, taps_generic};
 }
 
 void *nn_alloc_aligned(size_t bytes)
@@ -204,94 +253,139 @@ void nn_conv_release(nn_conv *cv)
     cv->weights = cv->bias = NULL;
 }
 
-uint64_t nn_conv_scratch(const nn_conv *cv, int64_t oh, int64_t ow)
+/*
+ * The input as a convolution reads it: each channel padded with zeros by
+ * (ph, pw) and split into sw column phases, so that every tap reads a
+ * contiguous run of the input whatever the stride. Element (ci, y, r, j)
+ * is the padded input at row y, column j * sw + r. Without padding and at
+ * stride 1 the input is already in this form and is read in place.
+ */
+typedef struct phased {
+    const float *p;
+    size_t len;             /* floats per (row, phase) line */
+    int hp, sw;
+} phased;
+
+static int phase_in_place(const nn_window *p)
 {
-    if (cv->in_c == cv->groups)
+    return !p->ph && !p->pw && p->sw == 1;
+}
+
+static size_t phase_len(const nn_window *p, int64_t w)
+{
+    return (size_t)((w + 2 * p->pw + p->sw - 1) / p->sw);
+}
+
+/* Floats of scratch the phased copy takes, kept a multiple of NR. */
+static uint64_t phase_floats(const nn_window *p, int64_t c, int64_t h, int64_t w)
+{
+    if (phase_in_place(p))
         return 0;
+    uint64_t n = (uint64_t)c * (uint64_t)(h + 2 * p->ph) * (uint64_t)p->sw *
+                 phase_len(p, w);
+    return (n + NR - 1) / NR * NR;
+}
+
+static phased phase_input(const float *in, int c, int h, int w,
+                          const nn_window *p, float *scratch)
+{
+    phased v = {in, (size_t)w, h + 2 * p->ph, p->sw};
+    if (phase_in_place(p))
+        return v;
+    v.p = scratch;
+    v.len = phase_len(p, w);
+    size_t plane = (size_t)v.hp * p->sw * v.len;
+    memset(scratch, 0, sizeof(float) * plane * (size_t)c);
+    for (int ci = 0; ci < c; ci++)
+        for (int y = 0; y < h; y++) {
+            const float *src = in + ((size_t)ci * h + y) * w;
+            float *dst = scratch + ci * plane + (size_t)(y + p->ph) * p->sw * v.len;
+            if (p->sw == 1) {
+                memcpy(dst + p->pw, src, sizeof(float) * (size_t)w);
+                continue;
+            }
+            for (int x = 0; x < w; x++) {
+                int col = x + p->pw;
+                dst[(size_t)(col % p->sw) * v.len + (size_t)(col / p->sw)] = src[x];
+            }
+        }
+    return v;
+}
+
+/* The run that tap (ky, kx) of channel ci reads for output row oy. */
+static const float *tap(const phased *v, const nn_window *p, int ci, int oy,
+                        int ky, int kx)
+{
+    size_t line = ((size_t)ci * v->hp + (size_t)oy * p->sh + ky) * v->sw + kx % v->sw;
+    return v->p + line * v->len + kx / v->sw;
+}
+
+uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w, int64_t oh,
+                         int64_t ow)
+{
+    uint64_t phase = phase_floats(&cv->win, cv->in_c, h, w);
+    if (cv->in_c == cv->groups)
+        return phase;
     uint64_t n = (uint64_t)oh * (uint64_t)ow;     /* both < 2^31 */
     n = (n + NR - 1) / NR * NR;
     uint64_t k = conv_k(cv);
-    return n > UINT64_MAX / k ? UINT64_MAX : n * k;
-}
-
-/* Valid output columns [*lo, *hi) for which ox * s + off lies in [0, w). */
-static void valid_span(int w, int s, int off, int ow, int *lo, int *hi)
-{
-    int l = off < 0 ? (-off + s - 1) / s : 0;
-    int h = w - off <= 0 ? 0 : (w - off - 1) / s + 1;
-    *lo = l < ow ? l : ow;
-    *hi = h < ow ? h : ow;
-    if (*hi < *lo)
-        *hi = *lo;
+    return n > (UINT64_MAX - phase) / k ? UINT64_MAX : phase + n * k;
 }
 
 /* Each output channel o reads input channel o / (out_c / groups) only. */
-static void conv_direct(const kernels *kn, const nn_conv *cv, const float *in,
-                        int h, int w, float *out, int oh, int ow)
+static void conv_direct(const kernels *kn, const nn_conv *cv, const phased *v,
+                        float *out, int oh, int ow)
 {
+    enum { CHUNK = 16 };    /* taps per kernel call */
     const nn_window *p = &cv->win;
-    int per_group = cv->out_c / cv->groups;
+    const float *src[CHUNK];
+    int per_group = cv->out_c / cv->groups, taps = p->kh * p->kw;
+    int relu = cv->act == NN_ACT_RELU;
     for (int o = 0; o < cv->out_c; o++) {
-        const float *src = in + (size_t)(o / per_group) * h * w;
-        const float *ker = cv->weights + (size_t)o * p->kh * p->kw;
+        const float *ker = cv->weights + (size_t)o * taps;
         for (int oy = 0; oy < oh; oy++) {
             float *row = out + ((size_t)o * oh + oy) * ow;
-            for (int x = 0; x < ow; x++)
-                row[x] = cv->bias[o];
-            for (int ky = 0; ky < p->kh; ky++) {
-                int iy = oy * p->sh - p->ph + ky;
-                if (iy < 0 || iy >= h)
-                    continue;
-                for (int kx = 0; kx < p->kw; kx++) {
-                    int off = kx - p->pw, lo, hi;
-                    valid_span(w, p->sw, off, ow, &lo, &hi);
-                    if (lo < hi)
-                        kn->axpy(hi - lo, ker[ky * p->kw + kx],
-                                 src + (size_t)iy * w + lo * p->sw + off,
-                                 p->sw, row + lo);
-                }
+            for (int t0 = 0; t0 < taps; t0 += CHUNK) {
+                int nt = taps - t0 < CHUNK ? taps - t0 : CHUNK;
+                for (int i = 0; i < nt; i++)
+                    src[i] = tap(v, p, o / per_group, oy, (t0 + i) / p->kw,
+                                 (t0 + i) % p->kw);
+                kn->taps(ow, nt, src, ker + t0, row, t0 ? NULL : &cv->bias[o],
+                         relu && t0 + nt == taps);
             }
-            if (cv->act == NN_ACT_RELU)
-                for (int x = 0; x < ow; x++)
-                    row[x] = row[x] < 0 ? 0 : row[x];
         }
     }
 }
 
 /*
  * im2col straight into B panels: element (k, n) of B, with k running over
- * (input channel, ky, kx) and n over output pixels, goes to panel n / NR,
- * step k, lane n % NR. Lanes past the last pixel are zero.
+ * (input channel, ky, kx) of channels c0.. c0+cpg-1 and n over output
+ * pixels, goes to panel n / NR, step k, lane n % NR. Lanes past the last
+ * pixel are zero.
  */
-static void pack_b(const float *in, int cpg, int h, int w, const nn_window *p,
+static void pack_b(const phased *v, int c0, int cpg, const nn_window *p,
                    int oh, int ow, float *dst)
 {
     size_t panel = (size_t)cpg * p->kh * p->kw * NR, k = 0;
-    for (int ci = 0; ci < cpg; ci++)
+    for (int ci = c0; ci < c0 + cpg; ci++)
         for (int ky = 0; ky < p->kh; ky++)
             for (int kx = 0; kx < p->kw; kx++, k++) {
                 float *base = dst + k * NR;
-                int off = kx - p->pw, lo, hi;
-                valid_span(w, p->sw, off, ow, &lo, &hi);
                 size_t n = 0;
                 for (int oy = 0; oy < oh; oy++) {
-                    int iy = oy * p->sh - p->ph + ky;
-                    if (iy < 0 || iy >= h) {
-                        for (int ox = 0; ox < ow; ox++, n++)
-                            base[n / NR * panel + n % NR] = 0;
-                        continue;
+                    const float *src = tap(v, p, ci, oy, ky, kx);
+                    for (int ox = 0; ox < ow;) {
+                        size_t lane = n % NR, m = NR - lane;
+                        if (m > (size_t)(ow - ox))
+                            m = (size_t)(ow - ox);
+                        memcpy(base + n / NR * panel + lane, src + ox, sizeof(float) * m);
+                        ox += (int)m;
+                        n += m;
                     }
-                    const float *src = in + ((size_t)ci * h + iy) * w + off;
-                    int ox = 0;
-                    for (; ox < lo; ox++, n++)
-                        base[n / NR * panel + n % NR] = 0;
-                    for (; ox < hi; ox++, n++)
-                        base[n / NR * panel + n % NR] = src[(size_t)ox * p->sw];
-                    for (; ox < ow; ox++, n++)
-                        base[n / NR * panel + n % NR] = 0;
                 }
-                for (; n % NR; n++)
-                    base[n / NR * panel + n % NR] = 0;
+                if (n % NR)
+                    memset(base + n / NR * panel + n % NR, 0,
+                           sizeof(float) * (NR - n % NR));
             }
 }
 
@@ -336,18 +430,19 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
                  float *out, int oh, int ow, float *scratch)
 {
     kernels kn = pick_kernels();
-    int relu = cv->act == NN_ACT_RELU;
+    phased v = phase_input(in, cv->in_c, h, w, &cv->win, scratch);
     size_t n = (size_t)oh * ow;
     if (cv->direct) {
-        conv_direct(&kn, cv, in, h, w, out, oh, ow);
+        conv_direct(&kn, cv, &v, out, oh, ow);
     } else {
+        float *b = scratch + phase_floats(&cv->win, cv->in_c, h, w);
         int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups;
         size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k;
         for (int g = 0; g < cv->groups; g++) {
-            pack_b(in + (size_t)g * cpg * h * w, cpg, h, w, &cv->win, oh, ow,
-                   scratch);
-            gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, scratch,
-                 cv->bias + (size_t)g * m, relu, out + (size_t)g * m * n);
+            pack_b(&v, g * cpg, cpg, &cv->win, oh, ow, b);
+            gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, b,
+                 cv->bias + (size_t)g * m, cv->act == NN_ACT_RELU,
+                 out + (size_t)g * m * n);
         }
     }
     if (cv->act == NN_ACT_SIGMOID)
