@@ -614,18 +614,26 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* Sets the size in a JPEG's SOF marker; returns 0 if there is none. */
-static int patch_sof(buf *b, unsigned w, unsigned h)
+/* Where a JPEG's frame header (SOF0 or SOF2 marker) starts; 0 if none. */
+static size_t find_sof(const buf *b)
 {
     for (size_t i = 2; i + 9 < b->n; i++)
-        if (b->p[i] == 0xff && (b->p[i + 1] == 0xc0 || b->p[i + 1] == 0xc2)) {
-            b->p[i + 5] = (uint8_t)(h >> 8);
-            b->p[i + 6] = (uint8_t)h;
-            b->p[i + 7] = (uint8_t)(w >> 8);
-            b->p[i + 8] = (uint8_t)w;
-            return 1;
-        }
+        if (b->p[i] == 0xff && (b->p[i + 1] == 0xc0 || b->p[i + 1] == 0xc2))
+            return i;
     return 0;
+}
+
+/* Sets the size in a JPEG's frame header; returns 0 if there is none. */
+static int patch_sof(buf *b, unsigned w, unsigned h)
+{
+    size_t i = find_sof(b);
+    if (i) {
+        b->p[i + 5] = (uint8_t)(h >> 8);
+        b->p[i + 6] = (uint8_t)h;
+        b->p[i + 7] = (uint8_t)(w >> 8);
+        b->p[i + 8] = (uint8_t)w;
+    }
+    return i != 0;
 }
 
 static void test_limits(void)
@@ -660,6 +668,18 @@ static void test_limits(void)
         CHECK(rc == ANPR_ERR_TOO_LARGE, "JPEG over 65500: rc %d %s", rc, err);
         free(j.p);
     }
+
+    /* Valid JPEG kinds this build cannot decode: 12-bit, lossless. */
+    buf j12 = small_jpeg(0), jl = small_jpeg(0);
+    size_t sof = find_sof(&j12);
+    j12.p[sof + 4] = 12;        /* sample precision */
+    rc = decode(&j12, 1, 0, &im, err);
+    CHECK(rc == ANPR_ERR_UNSUPPORTED && strstr(err, "12"), "12-bit JPEG: rc %d %s", rc, err);
+    jl.p[sof + 1] = 0xc3;       /* SOF3, lossless */
+    rc = decode(&jl, 1, 0, &im, err);
+    CHECK(rc == ANPR_ERR_UNSUPPORTED, "lossless JPEG: rc %d %s", rc, err);
+    free(j12.p);
+    free(jl.p);
 
     /* The limit is inclusive: exactly w * h passes, one less fails. */
     buf j = small_jpeg(0), p = small_png(0);

@@ -45,9 +45,16 @@ static void on_error(j_common_ptr c)
 {
     char text[JMSG_LENGTH_MAX], msg[JMSG_LENGTH_MAX + 32];
     c->err->format_message(c, text);
-    if (c->err->msg_code == JERR_IMAGE_TOO_BIG) {
+    switch (c->err->msg_code) {
+    case JERR_IMAGE_TOO_BIG:
         snprintf(msg, sizeof msg, "JPEG too large: %s", text);
         fail_to(c, ANPR_ERR_TOO_LARGE, msg);
+        break;
+    case JERR_BAD_PRECISION:        /* 12- or 16-bit samples */
+    case JERR_SOF_UNSUPPORTED:      /* lossless and other rare processes */
+        snprintf(msg, sizeof msg, "JPEG kind not supported: %s", text);
+        fail_to(c, ANPR_ERR_UNSUPPORTED, msg);
+        break;
     }
     snprintf(msg, sizeof msg, "corrupt JPEG data: %s", text);
     fail_to(c, ANPR_ERR_IMAGE, msg);
