@@ -114,7 +114,7 @@ int main(int argc, char **argv)
                 continue;
             set_stats *s = stats_for(sets, &nsets, set);
             s->n++;
-            anpr_code rc;
+            anpr_code rc = ANPR_ERR_ARG;
             double ms = 0;
             if (opt.whole_plate && k == 7) {
                 uint8_t *data;

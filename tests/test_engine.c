@@ -1,0 +1,138 @@
+/*
+ * test_engine.c: the public API end to end with the built-in networks.
+ *
+ * Reads the bundled sample plates and expects their text; then feeds it
+ * every kind of bad input and expects a clear error and no crash; then
+ * checks that one engine shared by threads gives each the same answer.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anpr.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            failures++;                                                      \
+            fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond);       \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+        }                                                                    \
+    } while (0)
+
+static anpr_engine *engine(int whole_plate, anpr_country country)
+{
+    anpr_options o;
+    anpr_options_default(&o);
+    o.whole_plate = whole_plate;
+    o.country = country;
+    o.max_pixels = 4000000;
+    char err[256];
+    anpr_engine *e = NULL;
+    anpr_code rc = anpr_engine_new(&o, &e, err, sizeof err);
+    CHECK(rc == ANPR_OK, "engine: %s", err);
+    return e;
+}
+
+static void expect_plate(anpr_engine *e, const char *path, const char *want, const char *format)
+{
+    anpr_result r;
+    anpr_code rc = anpr_read_file(e, path, &r);
+    CHECK(rc == ANPR_OK, "%s: %s", path, r.error);
+    CHECK(r.n_plates >= 1, "%s: no plate", path);
+    if (rc != ANPR_OK || r.n_plates < 1)
+        return;
+    CHECK(!strcmp(r.plates[0].text, want), "%s: read %s, want %s", path, r.plates[0].text, want);
+    CHECK(!strcmp(r.plates[0].format, format), "%s: format %s, want %s", path, r.plates[0].format, format);
+    CHECK(r.plates[0].confidence > 0 && r.plates[0].confidence <= 1, "confidence %f", r.plates[0].confidence);
+    CHECK(!strcmp(r.plates[0].candidates[0].text, r.plates[0].text), "candidate 0 differs");
+}
+
+static void expect_error(anpr_engine *e, const void *data, size_t len, anpr_code want, const char *what)
+{
+    anpr_result r;
+    anpr_code rc = anpr_read_memory(e, data, len, &r);
+    CHECK(rc == want, "%s: got %d (%s), want %d", what, rc, r.error, want);
+    CHECK(r.n_plates == 0 && r.error[0], "%s: no message", what);
+}
+
+static void bad_input(anpr_engine *e)
+{
+    anpr_result r;
+    expect_error(e, "", 0, ANPR_ERR_IMAGE, "empty");
+    expect_error(e, "hello, I am not a picture", 25, ANPR_ERR_IMAGE, "text");
+    static const unsigned char trunc_jpeg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F'};
+    expect_error(e, trunc_jpeg, sizeof trunc_jpeg, ANPR_ERR_IMAGE, "truncated JPEG");
+    CHECK(anpr_read_file(e, "tests/no-such-file.jpg", &r) == ANPR_ERR_IO, "missing file: %s", r.error);
+    uint8_t px[64] = {0};
+    CHECK(anpr_read_gray(e, px, 8, 8, 4, &r) == ANPR_ERR_ARG, "stride < width accepted");
+    CHECK(anpr_read_gray(e, NULL, 8, 8, 8, &r) == ANPR_ERR_ARG, "NULL pixels accepted");
+    CHECK(anpr_read_gray(e, px, 100000, 100000, 100000, &r) == ANPR_ERR_TOO_LARGE, "huge frame accepted");
+    CHECK(anpr_read_gray(NULL, px, 8, 8, 8, &r) == ANPR_ERR_ARG, "NULL engine accepted");
+}
+
+typedef struct shared {
+    anpr_engine *e;
+    char text[ANPR_MAX_TEXT];
+} shared;
+
+static void *reader(void *arg)
+{
+    shared *s = arg;
+    anpr_result r;
+    for (int i = 0; i < 20; i++)
+        if (anpr_read_file(s->e, "samples/plate-gb-front.png", &r) == ANPR_OK && r.n_plates)
+            memcpy(s->text, r.plates[0].text, ANPR_MAX_TEXT);
+    return NULL;
+}
+
+int main(void)
+{
+    CHECK(anpr_country_parse("gb") == ANPR_COUNTRY_GB && anpr_country_parse("xx") == -1, "country names");
+    CHECK(strcmp(anpr_strerror(ANPR_ERR_IMAGE), "no error") != 0, "strerror");
+    anpr_engine *bad = NULL;
+    anpr_options o;
+    anpr_options_default(&o);
+    o.recogniser_path = "tests/no-such-model.nnw";
+    char err[256];
+    CHECK(anpr_engine_new(&o, &bad, err, sizeof err) != ANPR_OK && !bad && err[0], "missing model accepted");
+    o.recogniser_path = "samples/plate-gb-front.png";
+    CHECK(anpr_engine_new(&o, &bad, err, sizeof err) == ANPR_ERR_MODEL && !bad, "a PNG taken for a model");
+
+    anpr_engine *e = engine(1, ANPR_COUNTRY_AUTO);
+    if (!e)
+        return 1;
+    expect_plate(e, "samples/plate-gb-front.png", "AB12CDE", "gb-current");
+    expect_plate(e, "samples/plate-gb-rear.jpg", "YR15KLM", "gb-current");
+    expect_plate(e, "samples/plate-gb-motorcycle.png", "MA68XYZ", "gb-current");
+    bad_input(e);
+
+    shared s[2] = {{.e = e}, {.e = e}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, reader, &s[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    CHECK(!strcmp(s[0].text, "AB12CDE") && !strcmp(s[1].text, "AB12CDE"), "threads read %s and %s",
+          s[0].text, s[1].text);
+    anpr_engine_free(e);
+
+    e = engine(0, ANPR_COUNTRY_GB);
+    if (e) {
+        anpr_result r;
+        CHECK(anpr_read_file(e, "samples/street-two-cars.jpg", &r) == ANPR_OK, "%s", r.error);
+        int seen = 0;
+        for (int i = 0; i < r.n_plates; i++)
+            seen += !strcmp(r.plates[i].text, "BD51SMR") + !strcmp(r.plates[i].text, "KX70PWN");
+        CHECK(seen == 2, "found %d of the 2 plates in street-two-cars.jpg", seen);
+        bad_input(e);
+        anpr_engine_free(e);
+    }
+    if (failures)
+        fprintf(stderr, "%d failures\n", failures);
+    return failures != 0;
+}
