@@ -304,9 +304,12 @@ static phased phase_input(const float *in, int c, int h, int w,
                 memcpy(dst + p->pw, src, sizeof(float) * (size_t)w);
                 continue;
             }
-            for (int x = 0; x < w; x++) {
-                int col = x + p->pw;
-                dst[(size_t)(col % p->sw) * v.len + (size_t)(col / p->sw)] = src[x];
+            /* Phase r holds padded columns j * sw + r: input x = that - pw. */
+            for (int r = 0; r < p->sw; r++) {
+                int j = r >= p->pw ? 0 : (p->pw - r + p->sw - 1) / p->sw;
+                float *line = dst + (size_t)r * v.len;
+                for (int x = j * p->sw + r - p->pw; x < w; x += p->sw)
+                    line[j++] = src[x];
             }
         }
     return v;
@@ -378,7 +381,11 @@ static void pack_b(const phased *v, int c0, int cpg, const nn_window *p,
                         size_t lane = n % NR, m = NR - lane;
                         if (m > (size_t)(ow - ox))
                             m = (size_t)(ow - ox);
-                        memcpy(base + n / NR * panel + lane, src + ox, sizeof(float) * m);
+                        float *d = base + n / NR * panel + lane;
+                        if (m == NR)    /* the common case, as a fixed-size copy */
+                            memcpy(d, src + ox, sizeof(float) * NR);
+                        else
+                            memcpy(d, src + ox, sizeof(float) * m);
                         ox += (int)m;
                         n += m;
                     }
