@@ -1,0 +1,36 @@
+/*
+ * hub.h: where new alerts go once stored. One thread per process waits on
+ * the store for alerts made by any node (store_ops.wait_alerts), then
+ * wakes the event streams (which read the alerts from the store from
+ * their own position, so none is lost or repeated) and hands each alert to
+ * the webhook sender.
+ */
+#ifndef ANPR_HUB_H
+#define ANPR_HUB_H
+
+#include "store.h"
+#include "webhook.h"
+
+typedef struct hub hub;
+
+/* Starts the watcher from the newest alert now stored. wh may be NULL.
+ * NULL on failure with store_error() set. */
+hub *hub_start(store *st, webhook *wh);
+
+/* The highest alert id seen so far. */
+int64_t hub_latest(hub *h);
+
+/*
+ * Waits until an alert past after_id is seen, timeout_ms pass, or the hub
+ * stops. Returns the highest id seen, or -1 once the hub is stopping.
+ */
+int64_t hub_wait(hub *h, int64_t after_id, int timeout_ms);
+
+/* Tells the watcher and every hub_wait to stop; returns at once. */
+void hub_stop(hub *h);
+
+/* Waits for the watcher to end and frees the hub. Call hub_stop() first,
+ * and only once nothing waits in hub_wait() any more. */
+void hub_free(hub *h);
+
+#endif

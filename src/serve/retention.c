@@ -1,0 +1,29 @@
+/*
+ * retention.c: the retention sweep; see retention.h.
+ */
+#include "retention.h"
+
+#include "when.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int retention_run(server *s, int64_t now_ms, int64_t *deleted)
+{
+    int64_t cutoff = now_ms - (int64_t)s->retention_days * WHEN_DAY_MS;
+    if (s->st->ops->delete_reads_before(s->st, cutoff, deleted) != STORE_OK)
+        return -1;
+    store_audit a;
+    memset(&a, 0, sizeof a);
+    char when[32], query[96];
+    when_format(cutoff, when);
+    snprintf(query, sizeof query, "{\"before\":\"%s\"}", when);
+    a.time_ms = now_ms;
+    snprintf(a.who, sizeof a.who, "anpr serve");
+    snprintf(a.action, sizeof a.action, "retention");
+    snprintf(a.purpose, sizeof a.purpose, "reads are kept %d days", s->retention_days);
+    a.query = query;
+    a.result_count = *deleted;
+    a.result = "[]";
+    return s->st->ops->audit_append(s->st, &a) == STORE_OK ? 0 : -1;
+}
