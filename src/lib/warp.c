@@ -132,20 +132,30 @@ static inline float row_sum(const uint8_t *row, taps tx)
 void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
                        float *dst, int dw, int dh)
 {
-    for (int j = 0; j < dh; j++) {
-        taps ty = axis_taps(j, sh, dh);
-        const uint8_t *r_first = src + (size_t)ty.first * (size_t)sstride;
-        const uint8_t *r_last = src + (size_t)ty.last * (size_t)sstride;
-        float *out = dst + (size_t)j * (size_t)dw;
-        for (int i = 0; i < dw; i++) {
-            taps tx = axis_taps(i, sw, dw);
-            float sum = ty.w_first * row_sum(r_first, tx);
-            if (ty.last > ty.first) {
-                for (int l = ty.first + 1; l < ty.last; l++)
-                    sum += row_sum(src + (size_t)l * (size_t)sstride, tx);
-                sum += ty.w_last * row_sum(r_last, tx);
+    /*
+     * Columns go in blocks whose horizontal taps fit on the stack, so the
+     * taps are worked out once per column rather than once per pixel.
+     */
+    enum { BLOCK = 256 };
+    taps tx[BLOCK];
+    for (int i0 = 0; i0 < dw; i0 += BLOCK) {
+        int n = dw - i0 < BLOCK ? dw - i0 : BLOCK;
+        for (int i = 0; i < n; i++)
+            tx[i] = axis_taps(i0 + i, sw, dw);
+        for (int j = 0; j < dh; j++) {
+            taps ty = axis_taps(j, sh, dh);
+            const uint8_t *r_first = src + (size_t)ty.first * (size_t)sstride;
+            const uint8_t *r_last = src + (size_t)ty.last * (size_t)sstride;
+            float *out = dst + (size_t)j * (size_t)dw + i0;
+            for (int i = 0; i < n; i++) {
+                float sum = ty.w_first * row_sum(r_first, tx[i]);
+                if (ty.last > ty.first) {
+                    for (int l = ty.first + 1; l < ty.last; l++)
+                        sum += row_sum(src + (size_t)l * (size_t)sstride, tx[i]);
+                    sum += ty.w_last * row_sum(r_last, tx[i]);
+                }
+                out[i] = sum * (tx[i].norm * ty.norm / 255.0f);
             }
-            out[i] = sum * (tx.norm * ty.norm / 255.0f);
         }
     }
 }
