@@ -160,10 +160,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
         r->path = url;
         r->limit = s->max_body;
         *con_cls = r;
-        /* A declared length over the limit is refused before it is sent. */
+        /* A body over the limit is read and dropped, so the client, still
+         * sending, gets the 413 rather than a reset connection; one
+         * declared far larger is refused before it is sent. */
         const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+        if (cl && strtoull(cl, NULL, 10) / 8 > s->max_body) {
             r->too_big = 1;
             http_error(r, 413, "request body over the limit of %zu bytes", s->max_body);
         }

@@ -229,9 +229,9 @@ static int exchange(const char *base, const char *path, const char *method,
         return -1;
     }
     if (send_all(fd, head, (size_t)hl) || (body && send_all(fd, body, len))) {
-        snprintf(err, errlen, "sending to %s:%s: %s", host, port, strerror(errno));
-        close(fd);
-        return -1;
+        /* The server may have answered (413) and stopped reading: its
+         * answer is still worth reading, so only give up if none comes. */
+        shutdown(fd, SHUT_WR);
     }
     d->in_head = 1;
     int done = 0;
