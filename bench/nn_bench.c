@@ -1,16 +1,18 @@
 /*
  * nn_bench.c: speed of the nn runtime on networks shaped like anpr's.
  *
- *   nn_bench [--repeat N] [FILE.nnw...]
+ *   nn_bench [--repeat N] [--only G] [FILE.nnw...]
  *
  * Times three built-in graphs with random weights: the recogniser as the
  * brief sketched it, the recogniser of train/rec_train.py (32x128 grey
  * crop) and the backbone of train/det_model.py (288x512 frame, depthwise
- * blocks). For each it prints the median microseconds of nn_run, the
- * GFLOP/s that makes (2 per multiply-add), and the same graph run by a
- * naive direct convolution measured in this run as the baseline, with the
- * speed-up and the largest difference between the two outputs. Weight
- * files named on the command line are timed too, at their own input shape.
+ * blocks). For each it prints the median and fastest microseconds of
+ * nn_run, the GFLOP/s they make (2 per multiply-add), and, as the
+ * baseline measured in the same run, the same graph by naive direct
+ * convolution, with the speed-up of the medians and the largest difference
+ * between the two outputs. Weight files named on the command line are
+ * timed too, at their own input shape. --only G times graph G (0, 1 or 2)
+ * alone and skips the baseline, for profiling.
  *
  * Build: cmake -B build -DCMAKE_BUILD_TYPE=Release && make -C build nn_bench
  */
@@ -155,9 +157,13 @@ static tensor naive_run(const spec *L, int n, float **weights, float **biases,
 
 /* ---- Timing ------------------------------------------------------------ */
 
-/* Median microseconds of `repeat` runs after one warm-up run. */
+/*
+ * Median microseconds of `repeat` runs after one warm-up run, and the
+ * fastest in *best: on a shared machine the median drifts with the load,
+ * the fastest run much less.
+ */
 static double time_nn(const nn_net *net, nn_work *w, const nn_tensor *in,
-                      int repeat, const nn_tensor **out)
+                      int repeat, const nn_tensor **out, double *best)
 {
     char err[256];
     double *t = malloc(sizeof(double) * (size_t)repeat);
@@ -171,11 +177,12 @@ static double time_nn(const nn_net *net, nn_work *w, const nn_tensor *in,
         t[i] = now_us() - t0;
     }
     double m = median(t, repeat);
+    *best = t[0];
     free(t);
     return m;
 }
 
-static void bench_graph(int g, int repeat)
+static void bench_graph(int g, int repeat, int baseline)
 {
     const spec *L = graphs[g].layers;
     int n = graphs[g].n, c = 1, h = graphs[g].h, w = graphs[g].w, n_conv = 0;
@@ -224,25 +231,29 @@ static void bench_graph(int g, int repeat)
         in.data[i] = nnb_rand(&seed);
     nn_work *work = nn_work_new();
     const nn_tensor *out;
-    double t_nn = time_nn(net, work, &in, repeat, &out);
+    double best, t_nn = time_nn(net, work, &in, repeat, &out, &best);
 
     int naive_repeat = repeat < 3 ? repeat : 3;
     double *t = malloc(sizeof(double) * (size_t)naive_repeat), diff = 0;
     tensor x = {1, in.h, in.w, in.data}, y = {0};
-    for (int i = 0; i < naive_repeat; i++) {
+    for (int i = 0; baseline && i < naive_repeat; i++) {
         free(y.d);
         double t0 = now_us();
         y = naive_run(L, n, wts, bias, &x);
         t[i] = now_us() - t0;
     }
-    double t_naive = median(t, naive_repeat);
-    for (size_t i = 0; i < (size_t)y.c * y.h * y.w; i++)
+    for (size_t i = 0; baseline && i < (size_t)y.c * y.h * y.w; i++)
         diff = fmax(diff, fabs(y.d[i] - out->data[i]));
 
-    printf("%-36s %6.2f M MACs  nn %9.1f us %6.1f GFLOP/s | naive %10.1f us "
-           "%5.2f GFLOP/s | x%.1f  max diff %.2g\n",
-           graphs[g].name, macs / 1e6, t_nn, 2 * macs / t_nn / 1e3, t_naive,
-           2 * macs / t_naive / 1e3, t_naive / t_nn, diff);
+    printf("%-36s %6.2f M MACs | nn median %7.1f us %5.1f GFLOP/s, best %7.1f us "
+           "%5.1f GFLOP/s", graphs[g].name, macs / 1e6, t_nn, 2 * macs / t_nn / 1e3,
+           best, 2 * macs / best / 1e3);
+    if (baseline) {
+        double t_naive = median(t, naive_repeat);
+        printf(" | naive median %8.0f us %4.2f GFLOP/s | x%.0f, max diff %.1g",
+               t_naive, 2 * macs / t_naive / 1e3, t_naive / t_nn, diff);
+    }
+    putchar('\n');
 
     free(y.d);
     free(t);
@@ -285,9 +296,9 @@ static void bench_file(const char *path, int repeat)
         in.data[i] = nnb_rand(&seed);
     nn_work *work = nn_work_new();
     const nn_tensor *out;
-    double t = time_nn(net, work, &in, repeat, &out);
-    printf("%-36s input %dx%dx%d  nn %9.1f us  output %dx%dx%d\n", path, c, h,
-           w, t, out->c, out->h, out->w);
+    double best, t = time_nn(net, work, &in, repeat, &out, &best);
+    printf("%-36s input %dx%dx%d | nn median %7.1f us, best %7.1f us | output "
+           "%dx%dx%d\n", path, c, h, w, t, best, out->c, out->h, out->w);
     nn_work_free(work);
     nn_free(net);
     free(in.data);
@@ -295,17 +306,21 @@ static void bench_file(const char *path, int repeat)
 
 int main(int argc, char **argv)
 {
-    int repeat = 50, i = 1;
-    if (argc > 2 && !strcmp(argv[1], "--repeat")) {
-        repeat = atoi(argv[2]);
-        i = 3;
-    }
-    if (repeat < 1) {
-        fprintf(stderr, "usage: nn_bench [--repeat N] [FILE.nnw...]\n");
+    int repeat = 50, only = -1, i = 1, n_graphs = sizeof graphs / sizeof graphs[0];
+    for (; i + 1 < argc && argv[i][0] == '-'; i += 2)
+        if (!strcmp(argv[i], "--repeat"))
+            repeat = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--only"))
+            only = atoi(argv[i + 1]);
+        else
+            repeat = 0;
+    if (repeat < 1 || only >= n_graphs) {
+        fprintf(stderr, "usage: nn_bench [--repeat N] [--only G] [FILE.nnw...]\n");
         return 2;
     }
-    for (size_t g = 0; g < sizeof graphs / sizeof graphs[0]; g++)
-        bench_graph((int)g, repeat);
+    for (int g = 0; g < n_graphs; g++)
+        if (only < 0 || g == only)
+            bench_graph(g, repeat, only < 0);
     for (; i < argc; i++)
         bench_file(argv[i], repeat);
     return 0;

@@ -286,6 +286,14 @@ static uint64_t phase_floats(const nn_window *p, int64_t c, int64_t h, int64_t w
     return (n + NR - 1) / NR * NR;
 }
 
+/* dst[k] = src[k * stride] for k < n; called with constant strides so that
+ * each common one compiles to its own vectorised loop. */
+static inline void gather(float *dst, const float *src, int n, int stride)
+{
+    for (int k = 0; k < n; k++)
+        dst[k] = src[(size_t)k * stride];
+}
+
 static phased phase_input(const float *in, int c, int h, int w,
                           const nn_window *p, float *scratch)
 {
@@ -294,33 +302,43 @@ static phased phase_input(const float *in, int c, int h, int w,
         return v;
     v.p = scratch;
     v.len = phase_len(p, w);
-    size_t plane = (size_t)v.hp * p->sw * v.len;
-    memset(scratch, 0, sizeof(float) * plane * (size_t)c);
-    for (int ci = 0; ci < c; ci++)
+    size_t row = (size_t)p->sw * v.len, plane = (size_t)v.hp * row;
+    for (int ci = 0; ci < c; ci++) {
+        float *dst = scratch + ci * plane;
+        memset(dst, 0, sizeof(float) * row * (size_t)p->ph);
+        memset(dst + (size_t)(p->ph + h) * row, 0, sizeof(float) * row * (size_t)p->ph);
         for (int y = 0; y < h; y++) {
             const float *src = in + ((size_t)ci * h + y) * w;
-            float *dst = scratch + ci * plane + (size_t)(y + p->ph) * p->sw * v.len;
-            if (p->sw == 1) {
-                memcpy(dst + p->pw, src, sizeof(float) * (size_t)w);
-                continue;
-            }
-            /* Phase r holds padded columns j * sw + r: input x = that - pw. */
-            for (int r = 0; r < p->sw; r++) {
+            float *line = dst + (size_t)(y + p->ph) * row;
+            /* Phase r holds padded columns j * sw + r, input x = that - pw. */
+            for (int r = 0; r < p->sw; r++, line += v.len) {
                 int j = r >= p->pw ? 0 : (p->pw - r + p->sw - 1) / p->sw;
-                float *line = dst + (size_t)r * v.len;
-                for (int x = j * p->sw + r - p->pw; x < w; x += p->sw)
-                    line[j++] = src[x];
+                int x = j * p->sw + r - p->pw;
+                int n = x < w ? (w - x + p->sw - 1) / p->sw : 0;
+                memset(line, 0, sizeof(float) * (size_t)j);
+                if (p->sw == 1)
+                    gather(line + j, src + x, n, 1);
+                else if (p->sw == 2)
+                    gather(line + j, src + x, n, 2);
+                else
+                    gather(line + j, src + x, n, p->sw);
+                memset(line + j + n, 0, sizeof(float) * (v.len - (size_t)(j + n)));
             }
         }
+    }
     return v;
 }
 
-/* The run that tap (ky, kx) of channel ci reads for output row oy. */
-static const float *tap(const phased *v, const nn_window *p, int ci, int oy,
-                        int ky, int kx)
+/* Where output row oy's reading of channel ci starts. */
+static const float *row_start(const phased *v, const nn_window *p, int ci, int oy)
 {
-    size_t line = ((size_t)ci * v->hp + (size_t)oy * p->sh + ky) * v->sw + kx % v->sw;
-    return v->p + line * v->len + kx / v->sw;
+    return v->p + ((size_t)ci * v->hp + (size_t)oy * p->sh) * v->sw * v->len;
+}
+
+/* Where tap (ky, kx) reads, counted from row_start(). */
+static size_t tap_offset(const phased *v, int ky, int kx)
+{
+    return ((size_t)ky * v->sw + (size_t)(kx % v->sw)) * v->len + (size_t)(kx / v->sw);
 }
 
 uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w, int64_t oh,
@@ -335,28 +353,32 @@ uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w, int64_t oh,
     return n > (UINT64_MAX - phase) / k ? UINT64_MAX : phase + n * k;
 }
 
-/* Each output channel o reads input channel o / (out_c / groups) only. */
+/*
+ * Each output channel o reads input channel o / (out_c / groups) only.
+ * Taps go in chunks, each chunk one pass over the output rows.
+ */
 static void conv_direct(const kernels *kn, const nn_conv *cv, const phased *v,
                         float *out, int oh, int ow)
 {
-    enum { CHUNK = 16 };    /* taps per kernel call */
+    enum { CHUNK = 16 };
     const nn_window *p = &cv->win;
     const float *src[CHUNK];
+    size_t off[CHUNK];
     int per_group = cv->out_c / cv->groups, taps = p->kh * p->kw;
     int relu = cv->act == NN_ACT_RELU;
-    for (int o = 0; o < cv->out_c; o++) {
-        const float *ker = cv->weights + (size_t)o * taps;
-        for (int oy = 0; oy < oh; oy++) {
-            float *row = out + ((size_t)o * oh + oy) * ow;
-            for (int t0 = 0; t0 < taps; t0 += CHUNK) {
-                int nt = taps - t0 < CHUNK ? taps - t0 : CHUNK;
+    for (int t0 = 0; t0 < taps; t0 += CHUNK) {
+        int nt = taps - t0 < CHUNK ? taps - t0 : CHUNK, last = t0 + nt == taps;
+        for (int i = 0; i < nt; i++)
+            off[i] = tap_offset(v, (t0 + i) / p->kw, (t0 + i) % p->kw);
+        for (int o = 0; o < cv->out_c; o++)
+            for (int oy = 0; oy < oh; oy++) {
+                const float *base = row_start(v, p, o / per_group, oy);
                 for (int i = 0; i < nt; i++)
-                    src[i] = tap(v, p, o / per_group, oy, (t0 + i) / p->kw,
-                                 (t0 + i) % p->kw);
-                kn->taps(ow, nt, src, ker + t0, row, t0 ? NULL : &cv->bias[o],
-                         relu && t0 + nt == taps);
+                    src[i] = base + off[i];
+                kn->taps(ow, nt, src, cv->weights + (size_t)o * taps + t0,
+                         out + ((size_t)o * oh + oy) * ow,
+                         t0 ? NULL : &cv->bias[o], relu && last);
             }
-        }
     }
 }
 
@@ -375,8 +397,9 @@ static void pack_b(const phased *v, int c0, int cpg, const nn_window *p,
             for (int kx = 0; kx < p->kw; kx++, k++) {
                 float *base = dst + k * NR;
                 size_t n = 0;
+                size_t off = tap_offset(v, ky, kx);
                 for (int oy = 0; oy < oh; oy++) {
-                    const float *src = tap(v, p, ci, oy, ky, kx);
+                    const float *src = row_start(v, p, ci, oy) + off;
                     for (int ox = 0; ox < ow;) {
                         size_t lane = n % NR, m = NR - lane;
                         if (m > (size_t)(ow - ox))
@@ -456,41 +479,74 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
         nn_act(out, n * cv->out_c, NN_ACT_SIGMOID, out);
 }
 
+/* Output columns [*lo, *hi) for which ox * s + off lies inside [0, w). */
+static void valid_span(int w, int s, int off, int ow, int *lo, int *hi)
+{
+    int l = off < 0 ? (-off + s - 1) / s : 0;
+    int h = w - off <= 0 ? 0 : (w - off - 1) / s + 1;
+    *lo = l < ow ? l : ow;
+    *hi = h < ow ? h : ow;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* out[k] = max(out[k], in[k * stride]), or the sum; constant strides as
+ * in gather(). */
+static inline void pool_row(float *out, const float *in, int n, int stride,
+                            int max)
+{
+    if (max)
+        for (int k = 0; k < n; k++)
+            out[k] = in[(size_t)k * stride] > out[k] ? in[(size_t)k * stride] : out[k];
+    else
+        for (int k = 0; k < n; k++)
+            out[k] += in[(size_t)k * stride];
+}
+
+/*
+ * Max or average pooling, a window tap at a time over whole output rows;
+ * padding never wins a max (and average pooling has none).
+ */
+static void pool(const float *in, int c, int h, int w, const nn_window *p,
+                 float *out, int oh, int ow, int max)
+{
+    float scale = 1.0f / (float)(p->kh * p->kw);
+    for (int ch = 0; ch < c; ch++, in += (size_t)h * w)
+        for (int oy = 0; oy < oh; oy++, out += ow) {
+            for (int x = 0; x < ow; x++)
+                out[x] = max ? -INFINITY : 0;
+            for (int ky = 0; ky < p->kh; ky++) {
+                int iy = oy * p->sh - p->ph + ky;
+                if (iy < 0 || iy >= h)
+                    continue;
+                for (int kx = 0; kx < p->kw; kx++) {
+                    int lo, hi, off = kx - p->pw;
+                    valid_span(w, p->sw, off, ow, &lo, &hi);
+                    const float *src = in + (size_t)iy * w + (size_t)lo * p->sw + off;
+                    if (p->sw == 1)
+                        pool_row(out + lo, src, hi - lo, 1, max);
+                    else if (p->sw == 2)
+                        pool_row(out + lo, src, hi - lo, 2, max);
+                    else
+                        pool_row(out + lo, src, hi - lo, p->sw, max);
+                }
+            }
+            if (!max)
+                for (int x = 0; x < ow; x++)
+                    out[x] *= scale;
+        }
+}
+
 void nn_maxpool(const float *in, int c, int h, int w, const nn_window *win,
                 float *out, int oh, int ow)
 {
-    for (int ch = 0; ch < c; ch++, in += (size_t)h * w)
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
-                float m = -INFINITY;
-                for (int ky = 0; ky < win->kh; ky++) {
-                    int iy = oy * win->sh - win->ph + ky;
-                    if (iy < 0 || iy >= h)
-                        continue;
-                    for (int kx = 0; kx < win->kw; kx++) {
-                        int ix = ox * win->sw - win->pw + kx;
-                        if (ix >= 0 && ix < w && in[(size_t)iy * w + ix] > m)
-                            m = in[(size_t)iy * w + ix];
-                    }
-                }
-                *out++ = m;
-            }
+    pool(in, c, h, w, win, out, oh, ow, 1);
 }
 
 void nn_avgpool(const float *in, int c, int h, int w, const nn_window *win,
                 float *out, int oh, int ow)
 {
-    float scale = 1.0f / (float)(win->kh * win->kw);
-    for (int ch = 0; ch < c; ch++, in += (size_t)h * w)
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
-                const float *p = in + (size_t)oy * win->sh * w + (size_t)ox * win->sw;
-                float s = 0;
-                for (int ky = 0; ky < win->kh; ky++)
-                    for (int kx = 0; kx < win->kw; kx++)
-                        s += p[(size_t)ky * w + kx];
-                *out++ = s * scale;
-            }
+    pool(in, c, h, w, win, out, oh, ow, 0);
 }
 
 void nn_upsample(const float *in, int c, int h, int w, int factor, float *out)
