@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jpeglib.h>
@@ -979,6 +980,32 @@ static void test_files(void)
     lseek(0, 0, SEEK_SET);
     rc = image_read_file("-", big_n - 1, &data, &len, err, sizeof err);
     CHECK(rc == ANPR_ERR_TOO_LARGE && strstr(err, "standard input"), "stdin limit: %s", err);
+
+    /* A pipe, which has no size to go by, fed by a child process. */
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
+    pid_t child = fork();
+    if (child == 0) {
+        close(fds[0]);
+        size_t off = 0;
+        while (off < big_n) {
+            ssize_t w = write(fds[1], big + off, big_n - off);
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    dup2(fds[0], 0);
+    close(fds[0]);
+    rc = image_read_file("-", big_n, &data, &len, err, sizeof err);
+    CHECK(rc == ANPR_OK && len == big_n && memcmp(data, big, len) == 0, "pipe: %s", err);
+    if (rc == ANPR_OK)
+        free(data);
+    int status;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "pipe writer failed");
     dup2(saved, 0);
     close(saved);
     free(big);
