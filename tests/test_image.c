@@ -124,6 +124,8 @@ typedef struct png_spec {
     int n_palette;
     const png_byte *trans;        /* palette alpha, or NULL */
     int n_trans;
+    const uint8_t *exif;          /* eXIf chunk body (TIFF data), or NULL */
+    size_t exif_len;
 } png_spec;
 
 static int png_samples(int type)
@@ -154,6 +156,8 @@ static buf enc_png(const png_spec *s, const uint16_t *v)
         png_set_PLTE(png, info, s->palette, s->n_palette);
     if (s->trans)
         png_set_tRNS(png, info, s->trans, s->n_trans, NULL);
+    if (s->exif)
+        png_set_eXIf_1(png, info, (png_uint_32)s->exif_len, (png_bytep)s->exif);
     png_write_info(png, info);
     int spp = png_samples(s->type);
     size_t rowbytes = ((size_t)s->w * spp * s->depth + 7) / 8;
@@ -420,7 +424,7 @@ static void test_png_kinds(void)
         png_spec s = {w, h, kinds[k].type, kinds[k].depth,
                       kinds[k].interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
                       kinds[k].n_pal ? palette : NULL, kinds[k].n_pal,
-                      kinds[k].trans ? pal_alpha : NULL, kinds[k].trans ? 2 : 0};
+                      kinds[k].trans ? pal_alpha : NULL, kinds[k].trans ? 2 : 0, NULL, 0};
         int spp = png_samples(s.type);
         uint16_t *v = xmalloc(sizeof *v * w * h * spp);
         unsigned max = (1u << s.depth) - 1;
@@ -479,7 +483,7 @@ static buf small_png(int interlace)
     for (int i = 0; i < w * h * 3; i++)
         v[i] = (uint16_t)(rng() % 256);
     png_spec s = {w, h, PNG_COLOR_TYPE_RGB, 8,
-                  interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, NULL, 0, NULL, 0};
+                  interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, NULL, 0, NULL, 0, NULL, 0};
     buf b = enc_png(&s, v);
     free(v);
     return b;
@@ -733,12 +737,21 @@ static size_t make_exif(uint8_t *out, int little, unsigned orientation, unsigned
 enum { QW = 48, QH = 32 };
 static const int quad_grey[4] = {20, 90, 160, 230};   /* TL, TR, BL, BR */
 
-static buf quadrant_jpeg(const uint8_t *app1, size_t app1_len)
+/* The quadrants as a JPEG, with the APP1 body given, or as a PNG with
+ * its TIFF part as an eXIf chunk. */
+static buf quadrant_image(int png, const uint8_t *app1, size_t app1_len)
 {
     uint8_t px[QW * QH];
+    uint16_t v[QW * QH];
     for (int y = 0; y < QH; y++)
         for (int x = 0; x < QW; x++)
-            px[y * QW + x] = (uint8_t)quad_grey[(y >= QH / 2) * 2 + (x >= QW / 2)];
+            v[y * QW + x] = px[y * QW + x] =
+                (uint8_t)quad_grey[(y >= QH / 2) * 2 + (x >= QW / 2)];
+    if (png) {
+        png_spec s = {QW, QH, PNG_COLOR_TYPE_GRAY, 8, PNG_INTERLACE_NONE, NULL, 0, NULL, 0,
+                      app1_len > 6 ? app1 + 6 : NULL, app1_len > 6 ? app1_len - 6 : 0};
+        return enc_png(&s, v);
+    }
     jpeg_spec s = {QW, QH, 1, JCS_GRAYSCALE, JCS_UNKNOWN, 100, 0, 0, app1, app1_len};
     return enc_jpeg(&s, px);
 }
@@ -771,14 +784,15 @@ static void test_exif(void)
         {0, 2, 1, 3}, {2, 0, 3, 1}, {3, 1, 2, 0}, {1, 3, 0, 2}};
     uint8_t exif[64];
     char what[64], err[256];
+    for (int png = 0; png <= 1; png++)
     for (int little = 0; little <= 1; little++)
         for (int o = 1; o <= 8; o++) {
             size_t n = make_exif(exif, little, (unsigned)o, 3, 8, 2);
-            buf b = quadrant_jpeg(exif, n);
+            buf b = quadrant_image(png, exif, n);
             for (int channels = 1; channels <= 3; channels += 2) {
                 image im;
-                snprintf(what, sizeof what, "orientation %d %s ch %d", o,
-                         little ? "II" : "MM", channels);
+                snprintf(what, sizeof what, "%s orientation %d %s ch %d",
+                         png ? "PNG" : "JPEG", o, little ? "II" : "MM", channels);
                 int rc = decode(&b, channels, 0, &im, err);
                 CHECK(rc == ANPR_OK, "%s: %s", what, err);
                 if (rc == ANPR_OK) {
@@ -810,7 +824,7 @@ static void test_exif(void)
                                  odd[k].ifd, odd[k].count);
             if (odd[k].cut)
                 n = odd[k].cut;
-            buf b = quadrant_jpeg(exif, n);
+            buf b = quadrant_image(0, exif, n);
             image im;
             int rc = decode(&b, 1, 0, &im, err);
             snprintf(what, sizeof what, "EXIF %s %s", odd[k].name, little ? "II" : "MM");
@@ -825,7 +839,7 @@ static void test_exif(void)
     /* A byte-order mark that is neither II nor MM. */
     size_t n = make_exif(exif, 1, 6, 3, 8, 2);
     exif[6] = exif[7] = 'X';
-    buf b = quadrant_jpeg(exif, n);
+    buf b = quadrant_image(0, exif, n);
     image im;
     CHECK(decode(&b, 1, 0, &im, err) == ANPR_OK, "bad byte order: %s", err);
     check_corners(&im, corners[1], 0, "bad byte order");

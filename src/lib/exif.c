@@ -2,7 +2,8 @@
  * exif.c: the EXIF orientation tag, read and applied.
  *
  * Phones store pictures the way the sensor was held and note the turn
- * needed in tag 0x0112 of the first TIFF directory. The segment is
+ * needed in tag 0x0112 of the first TIFF directory (in a JPEG's APP1
+ * segment, or a PNG's eXIf chunk). The structure is
  * attacker-controlled, so every offset is checked against its length and
  * anything odd means "upright".
  */
@@ -29,13 +30,10 @@ static uint32_t rd32(const uint8_t *p, int little)
                   : (uint32_t)rd16(p, 0) << 16 | (uint32_t)rd16(p + 2, 0);
 }
 
-int image_exif_orientation(const uint8_t *app1, size_t len)
+int image_exif_orientation(const uint8_t *tiff, size_t n)
 {
-    if (len < 6 + 8 || memcmp(app1, "Exif\0\0", 6) != 0)
+    if (n < 8)
         return 1;
-    /* Offsets in the TIFF structure count from its header. */
-    const uint8_t *tiff = app1 + 6;
-    size_t n = len - 6;
     int little;
     if (tiff[0] == 'I' && tiff[1] == 'I')
         little = 1;
@@ -48,7 +46,7 @@ int image_exif_orientation(const uint8_t *app1, size_t len)
     uint32_t ifd = rd32(tiff + 4, little);
     if (ifd < 8 || ifd > n - 2)
         return 1;
-    /* A directory cut short by the segment end is read as far as it goes. */
+    /* A directory cut short by the data's end is read as far as it goes. */
     size_t count = rd16(tiff + ifd, little);
     size_t room = (n - ifd - 2) / 12;
     if (count > room)

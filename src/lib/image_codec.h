@@ -46,10 +46,11 @@ int image_png_decode(const uint8_t *data, size_t len, int channels,
                      uint64_t max_pixels, image *out, char *err, size_t errlen);
 
 /*
- * The EXIF orientation (1..8) in the body of an APP1 segment (starting at
- * "Exif\0\0"), or 1 when it is absent, malformed or out of range.
+ * The EXIF orientation (1..8) in a TIFF structure of EXIF data (what
+ * follows "Exif\0\0" in a JPEG's APP1 segment, or a PNG's eXIf chunk),
+ * or 1 when it is absent, malformed or out of range.
  */
-int image_exif_orientation(const uint8_t *app1, size_t len);
+int image_exif_orientation(const uint8_t *tiff, size_t len);
 
 /* True when an orientation swaps width and height (5..8). */
 static inline int image_orientation_transposes(int orientation)

@@ -85,7 +85,7 @@ static int exif_orientation(j_decompress_ptr d)
     for (jpeg_saved_marker_ptr m = d->marker_list; m; m = m->next)
         if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
             memcmp(m->data, "Exif\0\0", 6) == 0)
-            return image_exif_orientation(m->data, m->data_length);
+            return image_exif_orientation(m->data + 6, m->data_length - 6);
     return 1;
 }
 

@@ -3,7 +3,8 @@
  *
  * libpng's transforms bring every PNG kind (grey, palette, RGB, with or
  * without alpha, 1 to 16 bits, interlaced or not) to 8-bit grey or RGB;
- * conversion to luma is done here so it matches JPEG's. libpng errors
+ * conversion to luma is done here so it matches JPEG's, and an eXIf
+ * chunk before the pixels is honoured as in JPEG. libpng errors
  * longjmp back with their message kept; its warnings are swallowed.
  */
 #include "image_codec.h"
@@ -103,6 +104,11 @@ int image_png_decode(const uint8_t *data, size_t len, int channels,
         png_destroy_read_struct(&png, &info, NULL);
         return rc;
     }
+    int orientation = 1;
+    png_bytep exif;
+    png_uint_32 exif_len;
+    if (png_get_eXIf_1(png, info, &exif_len, &exif))
+        orientation = image_exif_orientation(exif, exif_len);
     int type = png_get_color_type(png, info);
     png_set_strip_16(png);
     png_set_strip_alpha(png);
@@ -147,6 +153,11 @@ int image_png_decode(const uint8_t *data, size_t len, int channels,
         if (shrunk)
             im.px = shrunk;
         im.channels = 1;
+    }
+    rc = image_orient(&im, orientation, err, errlen);
+    if (rc != ANPR_OK) {
+        image_free(&im);
+        return rc;
     }
     *out = im;
     return ANPR_OK;
