@@ -274,6 +274,46 @@ static void test_small_valid(void)
     free(b.p);
 }
 
+/*
+ * 30 chained layers plus a skip from the first to the last need three
+ * live tensors, not 31: outputs are handed back once their last reader
+ * has run. One workspace also serves two networks in turn.
+ */
+static void test_liveness(void)
+{
+    nnb b = {0}, small = {0};
+    char err[256];
+    uint32_t seed = 5;
+    nnb_header(&b, NN_KIND_DETECTOR, 4, 16, 16, "", 31);
+    for (int i = 0; i < 30; i++)
+        nnb_conv(&b, i, 4, 4, 1, 1, 1, 1, 0, 0, 4, 1, &seed);
+    nnb_layer(&b, 6, 2, (int[]){30, 1}, 1, (int[]){0}, 0);
+    nnb_finish(&b);
+    build_small(&small);
+    nn_net *net = load_quiet(b.p, b.len, err, sizeof err);
+    CHECK(net, "chain: %s", err);
+    nn_net *other = load_quiet(small.p, small.len, err, sizeof err);
+    CHECK(other, "small: %s", err);
+    nn_work *w = nn_work_new();
+    float in[4 * 16 * 16] = {0};
+    nn_tensor t = {4, 16, 16, in}, t2 = {2, 8, 8, in};
+    const nn_tensor *out;
+    if (net && other && w) {
+        CHECK(!nn_run(net, w, &t, &out, err, sizeof err), "chain: %s", err);
+        CHECK(nn_work_bytes(w) == 3 * sizeof in, "chain holds %zu bytes, "
+              "expected %zu", nn_work_bytes(w), 3 * sizeof in);
+        CHECK(!nn_run(other, w, &t2, &out, err, sizeof err), "small: %s", err);
+        CHECK(out->c == 8 && out->h == 4 && out->w == 4, "small after chain");
+        CHECK(!nn_run(net, w, &t, &out, err, sizeof err), "chain again: %s", err);
+        CHECK(out->c == 4 && out->h == 16 && out->w == 16, "chain after small");
+    }
+    nn_work_free(w);
+    nn_free(net);
+    nn_free(other);
+    free(b.p);
+    free(small.p);
+}
+
 static void test_truncations(void)
 {
     nnb b = {0};
@@ -481,6 +521,7 @@ int main(void)
 {
     test_references();
     test_small_valid();
+    test_liveness();
     test_truncations();
     test_flips();
     test_bad_files();

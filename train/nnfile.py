@@ -48,6 +48,10 @@ def fold_bn(conv, bn):
 
 
 def conv_layer(conv, bn=None, act="relu", inputs=(-1,)):
+    # The format has no dilation, padding modes or string paddings: refuse
+    # them here rather than export a network that computes something else.
+    if tuple(conv.dilation) != (1, 1) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+        raise ValueError(f"conv_layer: unsupported {conv}")
     W, b = fold_bn(conv, bn)
     kh, kw = conv.kernel_size
     sh, sw = conv.stride

@@ -523,6 +523,14 @@ uint64_t nn_work_allocs(const nn_work *w)
     return w->allocs;
 }
 
+size_t nn_work_bytes(const nn_work *w)
+{
+    uint64_t n = w->scratch_have;
+    for (int i = 0; i < w->cap; i++)
+        n += w->have[i];
+    return (size_t)n * sizeof(float);
+}
+
 /* Makes room for n entries per array, keeping the buffers already held. */
 static int work_reserve(nn_work *w, int n)
 {

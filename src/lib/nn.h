@@ -54,6 +54,9 @@ void nn_work_set_max_bytes(nn_work *w, size_t max_bytes);
 /* How many allocations `w` has made so far; a warm run adds none. */
 uint64_t nn_work_allocs(const nn_work *w);
 
+/* Bytes of tensors and scratch `w` holds now. */
+size_t nn_work_bytes(const nn_work *w);
+
 /*
  * Runs the network on `in` (shape must have the network's channel count).
  * On success *out points at the output, owned by `w` and valid until the
