@@ -8,16 +8,17 @@ ACT = {None: 0, "none": 0, "relu": 1, "sigmoid": 2}
 
 
 def write(path, kind, in_shape, meta, layers):
-    """layers: list of dicts {op, inputs, params, weights}; op names per OPS."""
+    """layers: list of dicts {op, inputs, params, weights}; op names per OPS.
+    An input of -1 means the layer before (as conv_layer's default)."""
     kinds = {"recogniser": 1, "detector": 2}
     b = bytearray(MAGIC)
     b += struct.pack("<5I", 1, kinds[kind], *in_shape)
     m = "".join(f"{k}={v}\n" for k, v in meta.items()).encode()
     b += struct.pack("<I", len(m)) + m
     b += struct.pack("<I", len(layers))
-    for L in layers:
+    for i, L in enumerate(layers, start=1):
         b += struct.pack("<I", OPS[L["op"]])
-        ins = L["inputs"]
+        ins = [i - 1 if x == -1 else x for x in L["inputs"]]  # -1: the previous layer
         b += struct.pack("<I", len(ins)) + struct.pack(f"<{len(ins)}i", *ins)
         ps = [int(p) for p in L.get("params", [])]
         b += struct.pack("<I", len(ps)) + struct.pack(f"<{len(ps)}i", *ps)
