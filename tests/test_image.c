@@ -803,6 +803,51 @@ static void test_exif(void)
             free(b.p);
         }
 
+    /* Every pixel, on a lossless RGB picture bigger than the tiles the
+     * turning works in: output (x, y) is stored (sx, sy) per the table. */
+    enum { BW = 150, BH = 97 };
+    uint16_t *v = xmalloc(sizeof *v * BW * BH * 3);
+    for (int i = 0; i < BW * BH * 3; i++)
+        v[i] = (uint16_t)(rng() % 256);
+    for (int o = 1; o <= 8; o++) {
+        size_t n = make_exif(exif, o % 2, (unsigned)o, 3, 8, 2);
+        png_spec s = {BW, BH, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE, NULL, 0, NULL, 0,
+                      exif + 6, n - 6};
+        buf b = enc_png(&s, v);
+        for (int channels = 1; channels <= 3; channels += 2) {
+            image im;
+            int rc = decode(&b, channels, 0, &im, err);
+            int ow = o >= 5 ? BH : BW, oh = o >= 5 ? BW : BH, bad = 0;
+            CHECK(rc == ANPR_OK && im.w == ow && im.h == oh, "big orientation %d: %s", o, err);
+            if (rc != ANPR_OK)
+                continue;
+            for (int y = 0; y < oh && im.w == ow; y++)
+                for (int x = 0; x < ow; x++) {
+                    int sx, sy;
+                    switch (o) {
+                    case 1: sx = x, sy = y; break;
+                    case 2: sx = BW - 1 - x, sy = y; break;
+                    case 3: sx = BW - 1 - x, sy = BH - 1 - y; break;
+                    case 4: sx = x, sy = BH - 1 - y; break;
+                    case 5: sx = y, sy = x; break;
+                    case 6: sx = y, sy = BH - 1 - x; break;
+                    case 7: sx = BW - 1 - y, sy = BH - 1 - x; break;
+                    default: sx = BW - 1 - y, sy = x; break;
+                    }
+                    const uint16_t *p = v + ((size_t)sy * BW + sx) * 3;
+                    const uint8_t *q = im.px + ((size_t)y * ow + x) * channels;
+                    if (channels == 3)
+                        bad += q[0] != p[0] || q[1] != p[1] || q[2] != p[2];
+                    else
+                        bad += fabs(q[0] - luma(p[0], p[1], p[2])) > 1.0;
+                }
+            CHECK(bad == 0, "big orientation %d channels %d: %d pixels wrong", o, channels, bad);
+            image_free(&im);
+        }
+        free(b.p);
+    }
+    free(v);
+
     /* Hostile or odd EXIF is ignored (upright), except a directory that
      * claims more entries than it has, which is read as far as it goes. */
     struct { unsigned orientation, type; uint32_t ifd; unsigned count; size_t cut;
