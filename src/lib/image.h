@@ -56,7 +56,9 @@ int image_read_file(const char *path, size_t max_bytes, uint8_t **data,
  * homography that maps the destination rectangle onto q. Coordinates are
  * continuous: pixel (x, y) covers [x, x+1) x [y, y+1), so the quad
  * (0,0) (sw,0) (sw,sh) (0,sh) is the whole plane. Samples outside the
- * plane take the nearest edge pixel. Allocates nothing.
+ * plane take the nearest edge pixel; a degenerate quad (or NaN corners)
+ * gives edge values, never a fault. All sizes must be positive.
+ * Allocates nothing.
  */
 void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
                      const float q[4][2], float *dst, int dst_w, int dst_h);
@@ -65,7 +67,10 @@ void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
  * Resizes a grey plane into a dw x dh float plane in [0,1], rows packed.
  * Along each axis that shrinks, each output pixel is the exact area
  * average of the source pixels it covers; along an axis that grows it is
- * bilinear (pixel centres aligned, as image_warp_quad). Allocates nothing.
+ * bilinear (pixel centres aligned, as image_warp_quad). Exact area
+ * averaging differs from PIL's Image.BOX where the ratio is not whole:
+ * PIL counts whole pixels whose centres fall inside. All sizes must be
+ * positive. Allocates nothing.
  */
 void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
                        float *dst, int dw, int dh);
