@@ -211,7 +211,7 @@ static size_t round_up(size_t n, size_t m)
     return (n + m - 1) / m * m;
 }
 
-/* Rows of W per group, and K: the length of each row. */
+/* K: the length of a row of W, (in_c / groups) * kh * kw. */
 static size_t conv_k(const nn_conv *cv)
 {
     return (size_t)(cv->in_c / cv->groups) * cv->win.kh * cv->win.kw;
