@@ -9,9 +9,10 @@
  * at a time with every tap in one pass. Every other one becomes, per group, a
  * matrix product C[out_c][oh*ow] = W[out_c][K] x B[K][oh*ow], where B is
  * the im2col expansion of the input. W is packed into panels of MR rows
- * when the network is loaded and B into panels of NR columns per run, so
- * the micro-kernel reads both strictly sequentially; K is walked in blocks
- * of KC so a B panel block stays in L1 while every W panel streams from L2.
+ * when the network is loaded; B is never built whole: each panel of NR
+ * columns by KC steps of K is packed just before the micro-kernel runs it
+ * against every W panel, so it stays in L1 while W streams from L2, and
+ * both are read strictly sequentially.
  *
  * The micro-kernel and the row kernel come in a portable version and, on
  * x86-64, an AVX2+FMA one chosen at run time, so one binary runs on any
@@ -344,13 +345,10 @@ static size_t tap_offset(const phased *v, int ky, int kx)
 uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w, int64_t oh,
                          int64_t ow)
 {
+    (void)oh;
+    (void)ow;
     uint64_t phase = phase_floats(&cv->win, cv->in_c, h, w);
-    if (cv->in_c == cv->groups)
-        return phase;
-    uint64_t n = (uint64_t)oh * (uint64_t)ow;     /* both < 2^31 */
-    n = (n + NR - 1) / NR * NR;
-    uint64_t k = conv_k(cv);
-    return n > (UINT64_MAX - phase) / k ? UINT64_MAX : phase + n * k;
+    return cv->in_c == cv->groups ? phase : phase + KC * NR;  /* + a B panel */
 }
 
 /*
@@ -383,61 +381,65 @@ static void conv_direct(const kernels *kn, const nn_conv *cv, const phased *v,
 }
 
 /*
- * im2col straight into B panels: element (k, n) of B, with k running over
- * (input channel, ky, kx) of channels c0.. c0+cpg-1 and n over output
- * pixels, goes to panel n / NR, step k, lane n % NR. Lanes past the last
- * pixel are zero.
+ * im2col of one B panel, packed: the NR output pixels from n0 (fewer at
+ * the end, the rest of each step zero) over the kc steps of K from k0,
+ * k running over (input channel, ky, kx) from channel c0. Step k of the
+ * panel is dst[k * NR .. k * NR + NR).
  */
-static void pack_b(const phased *v, int c0, int cpg, const nn_window *p,
-                   int oh, int ow, float *dst)
+static void pack_panel(const phased *v, const nn_window *p, int c0, int ow,
+                       size_t n0, int nc, int k0, int kc, float *dst)
 {
-    size_t panel = (size_t)cpg * p->kh * p->kw * NR, k = 0;
-    for (int ci = c0; ci < c0 + cpg; ci++)
-        for (int ky = 0; ky < p->kh; ky++)
-            for (int kx = 0; kx < p->kw; kx++, k++) {
-                float *base = dst + k * NR;
-                size_t n = 0;
-                size_t off = tap_offset(v, ky, kx);
-                for (int oy = 0; oy < oh; oy++) {
-                    const float *src = row_start(v, p, ci, oy) + off;
-                    for (int ox = 0; ox < ow;) {
-                        size_t lane = n % NR, m = NR - lane;
-                        if (m > (size_t)(ow - ox))
-                            m = (size_t)(ow - ox);
-                        float *d = base + n / NR * panel + lane;
-                        if (m == NR)    /* the common case, as a fixed-size copy */
-                            memcpy(d, src + ox, sizeof(float) * NR);
-                        else
-                            memcpy(d, src + ox, sizeof(float) * m);
-                        ox += (int)m;
-                        n += m;
-                    }
-                }
-                if (n % NR)
-                    memset(base + n / NR * panel + n % NR, 0,
-                           sizeof(float) * (NR - n % NR));
+    int taps = p->kh * p->kw;
+    int ci = c0 + k0 / taps, ky = k0 % taps / p->kw, kx = k0 % p->kw;
+    int oy0 = (int)(n0 / (size_t)ow), ox0 = (int)(n0 % (size_t)ow);
+    for (int k = 0; k < kc; k++, dst += NR) {
+        const float *src = row_start(v, p, ci, oy0) + tap_offset(v, ky, kx);
+        if (ox0 + NR <= ow && nc == NR) {
+            /* The common case, as one fixed-size copy. */
+            memcpy(dst, src + ox0, sizeof(float) * NR);
+        } else {
+            int done = 0, ox = ox0, oy = oy0;
+            while (done < nc) {
+                int m = nc - done < ow - ox ? nc - done : ow - ox;
+                memcpy(dst + done, src + ox, sizeof(float) * (size_t)m);
+                done += m;
+                ox = 0;
+                src = row_start(v, p, ci, ++oy) + tap_offset(v, ky, kx);
             }
+            memset(dst + nc, 0, sizeof(float) * (size_t)(NR - nc));
+        }
+        if (++kx == p->kw) {
+            kx = 0;
+            if (++ky == p->kh) {
+                ky = 0;
+                ci++;
+            }
+        }
+    }
 }
 
 /*
- * c[m][n] = act(a x b + bias) with a and b packed as above; only ReLU is
- * fused, the caller applies any other activation.
+ * c[m][n] = act(a x b + bias), a packed as nn_conv_prepare() does and b the
+ * im2col matrix of input channels c0.. of v, packed a panel at a time into
+ * buf (KC x NR floats) just before its use so that it never leaves L1.
+ * Only ReLU is fused: the caller applies any other activation.
  */
 static void gemm(const kernels *kn, int m, int n, int k, const float *a,
-                 const float *b, const float *bias, int relu, float *c)
+                 const phased *v, const nn_window *p, int c0, int ow,
+                 float *buf, const float *bias, int relu, float *c)
 {
     size_t ldc = (size_t)n;
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0, last = k0 + kc == k;
         for (int j = 0; j < n; j += NR) {
-            const float *bp = b + (size_t)(j / NR) * k * NR + (size_t)k0 * NR;
             int nc = n - j < NR ? n - j : NR;
+            pack_panel(v, p, c0, ow, (size_t)j, nc, k0, kc, buf);
             for (int i = 0; i < m; i += MR) {
                 const float *ap = a + (size_t)(i / MR) * k * MR + (size_t)k0 * MR;
                 int mc = m - i < MR ? m - i : MR;
                 float *cp = c + i * ldc + j;
                 if (mc == MR && nc == NR) {
-                    kn->tile(kc, ap, bp, cp, ldc, first ? bias + i : NULL,
+                    kn->tile(kc, ap, buf, cp, ldc, first ? bias + i : NULL,
                              last && relu);
                     continue;
                 }
@@ -448,7 +450,7 @@ static void gemm(const kernels *kn, int m, int n, int k, const float *a,
                     if (!first)
                         memcpy(t + r * NR, cp + r * ldc, sizeof(float) * nc);
                 }
-                kn->tile(kc, ap, bp, t, NR, first ? tb : NULL, last && relu);
+                kn->tile(kc, ap, buf, t, NR, first ? tb : NULL, last && relu);
                 for (int r = 0; r < mc; r++)
                     memcpy(cp + r * ldc, t + r * NR, sizeof(float) * nc);
             }
@@ -465,15 +467,13 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
     if (cv->direct) {
         conv_direct(&kn, cv, &v, out, oh, ow);
     } else {
-        float *b = scratch + phase_floats(&cv->win, cv->in_c, h, w);
+        float *buf = scratch + phase_floats(&cv->win, cv->in_c, h, w);
         int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups;
         size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k;
-        for (int g = 0; g < cv->groups; g++) {
-            pack_b(&v, g * cpg, cpg, &cv->win, oh, ow, b);
-            gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, b,
-                 cv->bias + (size_t)g * m, cv->act == NN_ACT_RELU,
-                 out + (size_t)g * m * n);
-        }
+        for (int g = 0; g < cv->groups; g++)
+            gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, &v, &cv->win,
+                 g * cpg, ow, buf, cv->bias + (size_t)g * m,
+                 cv->act == NN_ACT_RELU, out + (size_t)g * m * n);
     }
     if (cv->act == NN_ACT_SIGMOID)
         nn_act(out, n * cv->out_c, NN_ACT_SIGMOID, out);
