@@ -54,22 +54,25 @@ void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
     double a = x1 - x0 + g * x1, b = x3 - x0 + h * x3, c = x0;
     double d = y1 - y0 + g * y1, e = y3 - y0 + h * y3, f = y0;
     /* Per destination pixel: s = (i + 0.5) / dst_w, so each term is linear
-     * in i and advances by a constant step along a row. */
+     * in i: a start per row plus i steps (multiplied, not accumulated, so
+     * rounding does not build up along wide rows). */
     double si = 1.0 / dst_w, tj = 1.0 / dst_h;
     float su = (float)(a * si), sv = (float)(d * si), sz = (float)(g * si);
     const float scale = 1.0f / 255.0f;
     for (int j = 0; j < dst_h; j++) {
         double t = (j + 0.5) * tj, s = 0.5 * si;
-        float nu = (float)(a * s + b * t + c), nv = (float)(d * s + e * t + f);
-        float z = (float)(g * s + h * t + 1.0);
+        float u0 = (float)(a * s + b * t + c), v0 = (float)(d * s + e * t + f);
+        float z0 = (float)(g * s + h * t + 1.0);
         float *out = dst + (size_t)j * (size_t)dst_w;
         if (g == 0 && h == 0) {
-            for (int i = 0; i < dst_w; i++, nu += su, nv += sv)
-                out[i] = sample(src, sw, sh, sstride, nu, nv) * scale;
+            for (int i = 0; i < dst_w; i++)
+                out[i] = sample(src, sw, sh, sstride, u0 + (float)i * su,
+                                v0 + (float)i * sv) * scale;
         } else {
-            for (int i = 0; i < dst_w; i++, nu += su, nv += sv, z += sz) {
-                float iz = 1.0f / z;
-                out[i] = sample(src, sw, sh, sstride, nu * iz, nv * iz) * scale;
+            for (int i = 0; i < dst_w; i++) {
+                float iz = 1.0f / (z0 + (float)i * sz);
+                out[i] = sample(src, sw, sh, sstride, (u0 + (float)i * su) * iz,
+                                (v0 + (float)i * sv) * iz) * scale;
             }
         }
     }
