@@ -65,15 +65,16 @@ int image_png_decode(const uint8_t *data, size_t len, int channels,
                      uint64_t max_pixels, image *out, char *err, size_t errlen)
 {
     /*
-     * IHDR must be the first chunk (libpng insists), so its size can be
+     * IHDR must be the first chunk (the standard says so), so its size can be
      * refused even when the rest of the file is missing or bogus.
      */
-    if (len >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
-        int rc = image_check_size(be32(data + 16), be32(data + 20), max_pixels,
-                                  err, errlen);
-        if (rc != ANPR_OK)
-            return rc;
-    }
+    if (len < 24 || memcmp(data + 12, "IHDR", 4) != 0)
+        return image_fail(err, errlen, ANPR_ERR_IMAGE,
+                          len < 24 ? "truncated PNG data" : "corrupt PNG data: no IHDR first");
+    int rc = image_check_size(be32(data + 16), be32(data + 20), max_pixels,
+                              err, errlen);
+    if (rc != ANPR_OK)
+        return rc;
 
     png_src src = {.data = data, .len = len, .code = ANPR_ERR_IMAGE};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src,
@@ -97,13 +98,9 @@ int image_png_decode(const uint8_t *data, size_t len, int channels,
     png_set_read_fn(png, &src, on_read);
     png_read_info(png, info);
 
+    /* The size was checked above: libpng read the same IHDR. */
     png_uint_32 w = png_get_image_width(png, info);
     png_uint_32 h = png_get_image_height(png, info);
-    int rc = image_check_size(w, h, max_pixels, err, errlen);
-    if (rc != ANPR_OK) {
-        png_destroy_read_struct(&png, &info, NULL);
-        return rc;
-    }
     int orientation = 1;
     png_bytep exif;
     png_uint_32 exif_len;
