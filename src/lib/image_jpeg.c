@@ -202,8 +202,9 @@ int image_jpeg_decode(const uint8_t *data, size_t len, int channels,
     while (d.output_scanline < d.output_height) {
         uint8_t *row = px + (size_t)d.output_scanline * row_bytes;
         JSAMPROW target = is_cmyk ? cmyk : row;
-        if (jpeg_read_scanlines(&d, &target, 1) != 1)
-            fail_to((j_common_ptr)&d, ANPR_ERR_IMAGE, "truncated JPEG data");
+        /* A memory source never suspends: each call delivers its row or
+         * longjmps. */
+        jpeg_read_scanlines(&d, &target, 1);
         if (is_cmyk)
             cmyk_row(cmyk, row, im.w, channels, d.saw_Adobe_marker);
     }
