@@ -308,24 +308,30 @@ static phased phase_input(const float *in, int c, int h, int w,
         float *dst = scratch + ci * plane;
         memset(dst, 0, sizeof(float) * row * (size_t)p->ph);
         memset(dst + (size_t)(p->ph + h) * row, 0, sizeof(float) * row * (size_t)p->ph);
-        for (int y = 0; y < h; y++) {
-            const float *src = in + ((size_t)ci * h + y) * w;
-            float *line = dst + (size_t)(y + p->ph) * row;
-            /* Phase r holds padded columns j * sw + r, input x = that - pw. */
-            for (int r = 0; r < p->sw; r++, line += v.len) {
-                int j = r >= p->pw ? 0 : (p->pw - r + p->sw - 1) / p->sw;
-                int x = j * p->sw + r - p->pw;
-                int n = x < w ? (w - x + p->sw - 1) / p->sw : 0;
-                memset(line, 0, sizeof(float) * (size_t)j);
+    }
+    /* Phase r holds padded columns j * sw + r, input x = that - pw; its
+     * first j and last len - j - n floats are padding. */
+    for (int r = 0; r < p->sw; r++) {
+        int j = r >= p->pw ? 0 : (p->pw - r + p->sw - 1) / p->sw;
+        int x = j * p->sw + r - p->pw;
+        int n = x < w ? (w - x + p->sw - 1) / p->sw : 0;
+        for (int ci = 0; ci < c; ci++)
+            for (int y = 0; y < h; y++) {
+                const float *src = in + ((size_t)ci * h + y) * w + x;
+                float *line = scratch + ci * plane + (size_t)(y + p->ph) * row +
+                              (size_t)r * v.len;
+                /* The pads are a float or two: loops, not memset calls. */
+                for (int k = 0; k < j; k++)
+                    line[k] = 0;
                 if (p->sw == 1)
-                    gather(line + j, src + x, n, 1);
+                    gather(line + j, src, n, 1);
                 else if (p->sw == 2)
-                    gather(line + j, src + x, n, 2);
+                    gather(line + j, src, n, 2);
                 else
-                    gather(line + j, src + x, n, p->sw);
-                memset(line + j + n, 0, sizeof(float) * (v.len - (size_t)(j + n)));
+                    gather(line + j, src, n, p->sw);
+                for (size_t k = (size_t)(j + n); k < v.len; k++)
+                    line[k] = 0;
             }
-        }
     }
     return v;
 }
