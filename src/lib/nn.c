@@ -631,7 +631,7 @@ static int plan(const nn_net *net, nn_work *w, int64_t h, int64_t wd,
         uint64_t size = (uint64_t)s->c * (uint64_t)s->h * (uint64_t)s->w;
         if (L->op == OP_CONV) {
             const shape *x = &w->shape[L->in[0]];
-            uint64_t k = nn_conv_scratch(&L->conv, x->h, x->w, s->h, s->w);
+            uint64_t k = nn_conv_scratch(&L->conv, x->h, x->w);
             w->scratch_need = k > w->scratch_need ? k : w->scratch_need;
         }
 

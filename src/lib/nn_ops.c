@@ -348,11 +348,8 @@ static size_t tap_offset(const phased *v, int ky, int kx)
     return ((size_t)ky * v->sw + (size_t)(kx % v->sw)) * v->len + (size_t)(kx / v->sw);
 }
 
-uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w, int64_t oh,
-                         int64_t ow)
+uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
 {
-    (void)oh;
-    (void)ow;
     uint64_t phase = phase_floats(&cv->win, cv->in_c, h, w);
     return cv->in_c == cv->groups ? phase : phase + KC * NR;  /* + a B panel */
 }
@@ -399,18 +396,16 @@ static void pack_panel(const phased *v, const nn_window *p, int c0, int ow,
     int ci = c0 + k0 / taps, ky = k0 % taps / p->kw, kx = k0 % p->kw;
     int oy0 = (int)(n0 / (size_t)ow), ox0 = (int)(n0 % (size_t)ow);
     for (int k = 0; k < kc; k++, dst += NR) {
-        const float *src = row_start(v, p, ci, oy0) + tap_offset(v, ky, kx);
+        size_t off = tap_offset(v, ky, kx);
         if (ox0 + NR <= ow && nc == NR) {
             /* The common case, as one fixed-size copy. */
-            memcpy(dst, src + ox0, sizeof(float) * NR);
+            memcpy(dst, row_start(v, p, ci, oy0) + off + ox0, sizeof(float) * NR);
         } else {
-            int done = 0, ox = ox0, oy = oy0;
-            while (done < nc) {
+            for (int done = 0, ox = ox0, oy = oy0; done < nc; ox = 0, oy++) {
                 int m = nc - done < ow - ox ? nc - done : ow - ox;
-                memcpy(dst + done, src + ox, sizeof(float) * (size_t)m);
+                memcpy(dst + done, row_start(v, p, ci, oy) + off + ox,
+                       sizeof(float) * (size_t)m);
                 done += m;
-                ox = 0;
-                src = row_start(v, p, ci, ++oy) + tap_offset(v, ky, kx);
             }
             memset(dst + nc, 0, sizeof(float) * (size_t)(NR - nc));
         }

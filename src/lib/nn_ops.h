@@ -50,9 +50,8 @@ typedef struct nn_conv {
 int nn_conv_prepare(nn_conv *cv, const float *w, const float *b);
 void nn_conv_release(nn_conv *cv);
 
-/* Floats of scratch nn_conv_run() needs for an h x w input (oh x ow out). */
-uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w, int64_t oh,
-                         int64_t ow);
+/* Floats of scratch nn_conv_run() needs for an h x w input. */
+uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w);
 
 /*
  * out[out_c][oh][ow] = act(conv(in[in_c][h][w]) + bias). scratch holds at
