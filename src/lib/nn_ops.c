@@ -317,7 +317,8 @@ static phased phase_input(const float *in, int c, int h, int w,
         int n = x < w ? (w - x + p->sw - 1) / p->sw : 0;
         for (int ci = 0; ci < c; ci++)
             for (int y = 0; y < h; y++) {
-                const float *src = in + ((size_t)ci * h + y) * w + x;
+                /* x is past the row when n is 0: point at its start then. */
+                const float *src = in + ((size_t)ci * h + y) * w + (n ? x : 0);
                 float *line = scratch + ci * plane + (size_t)(y + p->ph) * row +
                               (size_t)r * v.len;
                 /* The pads are a float or two: loops, not memset calls. */
@@ -523,6 +524,8 @@ static void pool(const float *in, int c, int h, int w, const nn_window *p,
                 for (int kx = 0; kx < p->kw; kx++) {
                     int lo, hi, off = kx - p->pw;
                     valid_span(w, p->sw, off, ow, &lo, &hi);
+                    if (lo == hi)
+                        continue;
                     const float *src = in + (size_t)iy * w + (size_t)lo * p->sw + off;
                     if (p->sw == 1)
                         pool_row(out + lo, src, hi - lo, 1, max);
