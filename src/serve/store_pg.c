@@ -33,9 +33,13 @@ PGconn *pgs_connect(const char *url)
         PQfinish(pg);
         return NULL;
     }
-    /* Durable commits whatever the server's default; plain messages. */
+    /* Durable commits whatever the server's default; plain messages.
+     * Prepared statements are planned for their values every time: a
+     * generic plan would open every day partition of reads, a custom one
+     * only the days its values name. */
     PGresult *r = PQexec(pg, "SET synchronous_commit = on;"
-                             " SET client_min_messages = warning");
+                             " SET client_min_messages = warning;"
+                             " SET plan_cache_mode = force_custom_plan");
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) {

@@ -156,6 +156,14 @@ void pgs_array_free(pgs_array *a);
 store_code pgs_migrate(pgs_store *s);
 store_code pgs_schema_version(store *, int *);
 
+/* Reads' partitions are UTC days: day d holds time_ms in
+ * [d * PGS_DAY_MS, (d + 1) * PGS_DAY_MS). */
+#define PGS_DAY_MS 86400000LL
+int64_t pgs_day(int64_t time_ms);
+
+/* The days in [lo, hi] that have a partition, newest first (column 0). */
+PGresult *pgs_partition_days(pgs_conn *c, int64_t lo, int64_t hi);
+
 /* Makes sure the day partitions for reads[0..n) exist; forget=1 first
  * drops what this process believes exists (after another node dropped
  * some). */

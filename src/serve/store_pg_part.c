@@ -13,9 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PGS_DAY_MS 86400000LL
-
-static int64_t pgs_day(int64_t time_ms)
+int64_t pgs_day(int64_t time_ms)
 {
     int64_t d = time_ms / PGS_DAY_MS;
     return (time_ms % PGS_DAY_MS < 0) ? d - 1 : d;
@@ -127,11 +125,21 @@ store_code pgs_ensure_partitions(pgs_store *s, const store_read *reads,
 }
 
 static const pgs_stmt st_days = {
-    "list_days",
-    "SELECT (to_date(substr(c.relname, 7), 'YYYYMMDD') - date '1970-01-01')"
-    "::bigint FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-    " WHERE i.inhparent = 'reads'::regclass ORDER BY 1"
+    "partition_days",
+    "SELECT d FROM (SELECT (to_date(substr(c.relname, 7), 'YYYYMMDD')"
+    " - date '1970-01-01')::bigint AS d FROM pg_inherits i"
+    " JOIN pg_class c ON c.oid = i.inhrelid"
+    " WHERE i.inhparent = 'reads'::regclass) x"
+    " WHERE d BETWEEN $1::bigint AND $2::bigint ORDER BY d DESC"
 };
+
+PGresult *pgs_partition_days(pgs_conn *c, int64_t lo, int64_t hi)
+{
+    pgs_num a, b;
+    const char *vals[2] = {pgs_i64(&a, lo), pgs_i64(&b, hi)};
+    return pgs_run(c, &st_days, 2, vals, NULL, NULL, 0,
+                   "listing day partitions", NULL);
+}
 static const pgs_stmt st_drop_day = {
     "drop_day", "SELECT anpr_drop_day($1::bigint)"
 };
@@ -154,15 +162,13 @@ store_code pgs_delete_reads_before(store *base, int64_t cutoff_ms,
         return STORE_ERR;
     *deleted = 0;
     store_code rc = STORE_ERR;
-    PGresult *days = pgs_run(c, &st_days, 0, NULL, NULL, NULL, 0,
-                             "listing day partitions", NULL);
+    /* The days wholly before the cutoff. */
+    PGresult *days = pgs_partition_days(c, INT32_MIN, pgs_day(cutoff_ms) - 1);
     if (days) {
         rc = STORE_OK;
         /* One transaction per day, so ingest waits for one day at most. */
         for (int i = 0; i < PQntuples(days) && rc == STORE_OK; i++) {
             int64_t day = pgs_get_i64(days, i, 0);
-            if ((day + 1) * PGS_DAY_MS > cutoff_ms)
-                break;
             pgs_num num;
             const char *vals[1] = {pgs_i64(&num, day)};
             PGresult *r = pgs_run(c, &st_drop_day, 1, vals, NULL, NULL, 0,

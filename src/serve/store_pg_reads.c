@@ -3,13 +3,23 @@
  *
  * A batch is one statement: the reads travel as binary arrays, unnest()
  * turns them into rows, the IDs go into read_ids (ON CONFLICT DO NOTHING
- * leaves out the ones stored before) and only the rows whose ID went in are
- * added to reads. One round trip and one commit per batch is what makes
- * ingest fast. A batch with hotlist hits adds its alerts in the same
- * transaction (store_pg_alerts.c).
+ * leaves out the ones stored before), only the rows whose ID went in are
+ * added to reads, and their VRMs' days to vrm_days. One round trip and one
+ * commit per batch is what makes ingest fast. Keys go in sorted, so two
+ * batches that share some never wait for each other in a cycle. A batch
+ * with hotlist hits adds its alerts in the same transaction
+ * (store_pg_alerts.c).
+ *
+ * Searches first list the days that can hold an answer (from vrm_days for
+ * a VRM, key or pattern; every partition otherwise), newest first, then
+ * query reads a few days at a time with those days' time ranges written
+ * into the statement, so the planner opens only those partitions. Days
+ * are disjoint, so the rows of one chunk are all newer than the next's and
+ * the chunks' results join in order; the search stops once it has enough.
  */
 #include "store_pg.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +53,10 @@ static const pgs_stmt st_insert = {
     " confidence, camera, time_ms, lane, direction, patch, overview,"
     " received_ms)),"
     " fresh AS (INSERT INTO read_ids (id, time_ms) SELECT id, time_ms FROM src"
-    " ON CONFLICT DO NOTHING RETURNING id)"
+    " ORDER BY id ON CONFLICT DO NOTHING RETURNING id),"
+    " days AS (INSERT INTO vrm_days (vrm, day, vrm_key)"
+    " SELECT DISTINCT vrm, floor(time_ms / 86400000.0)::integer, vrm_key"
+    " FROM src JOIN fresh USING (id) ORDER BY 1, 2 ON CONFLICT DO NOTHING)"
     " INSERT INTO reads (id, vrm, vrm_key, confidence, camera, time_ms, lane,"
     " direction, patch, overview, received_ms)"
     " SELECT src.* FROM src JOIN fresh USING (id) RETURNING id"
@@ -57,7 +70,7 @@ typedef struct pgs_ord {
     size_t i;
 } pgs_ord;
 
-static int pgs_by_id(const void *a, const void *b)
+static int pgs_ord_cmp(const void *a, const void *b)
 {
     const pgs_ord *x = a, *y = b;
     int c = strcmp(x->id, y->id);
@@ -163,7 +176,7 @@ store_code pgs_insert_reads(store *base, const store_read *reads, size_t n,
     /* Repeats of an ID within the batch are duplicates of its first. */
     for (size_t i = 0; i < n; i++)
         order[i] = (pgs_ord){reads[i].id, i};
-    qsort(order, n, sizeof *order, pgs_by_id);
+    qsort(order, n, sizeof *order, pgs_ord_cmp);
     for (size_t i = 0; i < n; i++)
         first[order[i].i] = i == 0 || strcmp(order[i].id, order[i - 1].id);
 
@@ -191,20 +204,67 @@ store_code pgs_insert_reads(store *base, const store_read *reads, size_t n,
     return rc;
 }
 
-/* Appends " AND <fragment>" with its parameter numbered in turn. */
-typedef struct pgs_where {
-    char sql[1024];
+/* Days queried per statement. */
+#define PGS_CHUNK_DAYS 8
+
+/* SQL built from fixed pieces, values numbered as parameters in turn. */
+typedef struct pgs_sql {
+    char text[32768];
     size_t len;
+    int full;                      /* a piece did not fit */
     const char *vals[8];
     int n;
-} pgs_where;
+} pgs_sql;
 
-static void pgs_where_add(pgs_where *w, const char *fmt, const char *val)
+static void pgs_sql_add(pgs_sql *q, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void pgs_sql_add(pgs_sql *q, const char *fmt, ...)
 {
-    w->vals[w->n++] = val;
-    int k = snprintf(w->sql + w->len, sizeof w->sql - w->len, fmt, w->n, w->n);
-    if (k > 0)
-        w->len += (size_t)k;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(q->text + q->len, sizeof q->text - q->len, fmt, ap);
+    va_end(ap);
+    if (k < 0 || q->len + (size_t)k >= sizeof q->text) {
+        q->full = 1;
+        q->len = sizeof q->text - 1;
+    } else {
+        q->len += (size_t)k;
+    }
+}
+
+/* Appends fmt (with one %d for the parameter's number) and its value. */
+static void pgs_sql_param(pgs_sql *q, const char *fmt, const char *val)
+{
+    q->vals[q->n++] = val;
+    pgs_sql_add(q, fmt, q->n);
+}
+
+/*
+ * Appends " AND (time_ms >= a AND time_ms < b OR ...)" for days[0..n) of
+ * r's column 0 from row `from`, newest first, runs of consecutive days as
+ * one range. The bounds are numbers this engine computed, written as
+ * literals so the planner prunes partitions while planning. When they do
+ * not all fit the statement goes without (slower, same answer).
+ */
+static void pgs_sql_days(pgs_sql *q, const PGresult *r, int from, int n)
+{
+    size_t len = q->len;
+    pgs_sql_add(q, " AND (");
+    for (int i = from; i < from + n;) {
+        int j = i;
+        while (j + 1 < from + n && pgs_get_i64(r, j + 1, 0) == pgs_get_i64(r, j, 0) - 1)
+            j++;
+        pgs_sql_add(q, "%s(time_ms >= %lld AND time_ms < %lld)", i > from ? " OR " : "",
+                    (long long)(pgs_get_i64(r, j, 0) * PGS_DAY_MS),
+                    (long long)((pgs_get_i64(r, i, 0) + 1) * PGS_DAY_MS));
+        i = j + 1;
+    }
+    pgs_sql_add(q, ")");
+    if (q->full) {
+        q->full = 0;
+        q->len = len;
+        q->text[len] = 0;
+    }
 }
 
 /* '*' and '?' to LIKE's '%' and '_', escaping LIKE's own specials. */
@@ -225,123 +285,189 @@ static void pgs_like(const char *pattern, char *out, size_t size)
     out[j] = 0;
 }
 
+static const pgs_stmt st_days_exact = {
+    "days_exact",
+    "SELECT day FROM vrm_days WHERE vrm = $1 AND day BETWEEN $2::bigint"
+    " AND $3::bigint ORDER BY day DESC"
+};
+static const pgs_stmt st_days_key = {
+    "days_key",
+    "SELECT DISTINCT day FROM vrm_days WHERE vrm_key = $1 AND day BETWEEN"
+    " $2::bigint AND $3::bigint ORDER BY day DESC"
+};
+static const pgs_stmt st_days_like = {
+    "days_like",
+    "SELECT DISTINCT day FROM vrm_days WHERE vrm LIKE $1 AND day BETWEEN"
+    " $2::bigint AND $3::bigint ORDER BY day DESC"
+};
+
+/*
+ * The days that may hold reads matching (match, vrm) within [from, to]
+ * (0: unbounded), newest first, as a result whose column 0 is the day.
+ * vrm NULL: every day with a partition. like is vrm as a LIKE pattern.
+ */
+static PGresult *pgs_days_for(pgs_conn *c, store_match match, const char *vrm,
+                              const char *like, int64_t from_ms, int64_t to_ms)
+{
+    int64_t lo = from_ms ? pgs_day(from_ms) : INT32_MIN;
+    int64_t hi = to_ms ? pgs_day(to_ms) : INT32_MAX;
+    if (!vrm)
+        return pgs_partition_days(c, lo, hi);
+    pgs_num a, b;
+    const char *vals[3] = {match == STORE_MATCH_PATTERN ? like : vrm,
+                           pgs_i64(&a, lo), pgs_i64(&b, hi)};
+    const pgs_stmt *st = match == STORE_MATCH_EXACT ? &st_days_exact
+                       : match == STORE_MATCH_FUZZY ? &st_days_key
+                       : &st_days_like;
+    return pgs_run(c, st, 3, vals, NULL, NULL, 0, "listing days to search", NULL);
+}
+
 store_code pgs_search_reads(store *base, const store_query *q,
                             store_read_cb cb, void *ctx)
 {
     pgs_store *s = (pgs_store *)base;
-    pgs_where w = {.len = 0, .n = 0};
-    pgs_num from, to, before, limit;
-    char like[2 * STORE_VRM_MAX + 1];
+    pgs_sql *w = calloc(1, sizeof *w);
+    pgs_num from, to, before;
+    char like[2 * STORE_VRM_MAX + 1] = "";
+    int limit = q->limit > 0 ? q->limit : 1;
 
-    w.len = (size_t)snprintf(w.sql, sizeof w.sql, "SELECT " PGS_READ_COLS
-                             " FROM reads WHERE true");
-    if (q->vrm) {
-        switch (q->match) {
-        case STORE_MATCH_EXACT:
-            pgs_where_add(&w, " AND vrm = $%d", q->vrm);
-            break;
-        case STORE_MATCH_PATTERN:
-            pgs_like(q->vrm, like, sizeof like);
-            pgs_where_add(&w, " AND vrm LIKE $%d", like);
-            break;
-        case STORE_MATCH_FUZZY:
-            pgs_where_add(&w, " AND vrm_key = $%d", q->vrm);
+    if (!w) {
+        store_set_error("out of memory");
+        return STORE_ERR;
+    }
+    if (q->vrm && q->match == STORE_MATCH_PATTERN)
+        pgs_like(q->vrm, like, sizeof like);
+    pgs_sql_add(w, "SELECT " PGS_READ_COLS " FROM reads WHERE true");
+    if (q->vrm)
+        pgs_sql_param(w, q->match == STORE_MATCH_EXACT ? " AND vrm = $%d"
+                          : q->match == STORE_MATCH_FUZZY ? " AND vrm_key = $%d"
+                          : " AND vrm LIKE $%d",
+                      q->match == STORE_MATCH_PATTERN ? like : q->vrm);
+    if (q->from_ms)
+        pgs_sql_param(w, " AND time_ms >= $%d::bigint", pgs_i64(&from, q->from_ms));
+    if (q->to_ms)
+        pgs_sql_param(w, " AND time_ms <= $%d::bigint", pgs_i64(&to, q->to_ms));
+    if (q->camera)
+        pgs_sql_param(w, " AND camera = $%d", q->camera);
+    if (q->before_ms && q->before_id) {
+        /* The plain bound lets the index and the pruning see it. */
+        w->vals[w->n++] = pgs_i64(&before, q->before_ms);
+        w->vals[w->n++] = q->before_id;
+        pgs_sql_add(w, " AND time_ms <= $%d::bigint AND (time_ms, id) <"
+                    " ($%d::bigint, $%d)", w->n - 1, w->n - 1, w->n);
+    } else if (q->before_ms) {
+        pgs_sql_param(w, " AND time_ms < $%d::bigint", pgs_i64(&before, q->before_ms));
+    }
+    size_t base_len = w->len;
+
+    pgs_conn *c = pgs_get(s);
+    if (!c) {
+        free(w);
+        return STORE_ERR;
+    }
+    int64_t last = q->to_ms;
+    if (q->before_ms && (!last || q->before_ms < last))
+        last = q->before_ms;
+    PGresult *days = pgs_days_for(c, q->vrm ? q->match : STORE_MATCH_EXACT,
+                                  q->vrm, like, q->from_ms, last);
+    store_code rc = days ? STORE_OK : STORE_ERR;
+    int n_days = days ? PQntuples(days) : 0, stop = 0;
+    for (int i = 0; i < n_days && limit > 0 && !stop && rc == STORE_OK;
+         i += PGS_CHUNK_DAYS) {
+        int k = n_days - i < PGS_CHUNK_DAYS ? n_days - i : PGS_CHUNK_DAYS;
+        w->len = base_len;
+        w->text[w->len] = 0;
+        pgs_sql_days(w, days, i, k);
+        pgs_num lim;
+        int n = w->n;
+        pgs_sql_param(w, " ORDER BY time_ms DESC, id DESC LIMIT $%d::integer",
+                      pgs_i64(&lim, limit));
+        PGresult *r = pgs_run_sql(c, w->text, w->n, w->vals, "searching reads", NULL);
+        w->n = n;
+        if (!r) {
+            rc = STORE_ERR;
             break;
         }
+        store_read row;
+        for (int j = 0; j < PQntuples(r) && !stop; j++) {
+            pgs_read_row(r, j, &row);
+            limit--;
+            stop = cb(ctx, &row);
+        }
+        PQclear(r);
     }
-    if (q->from_ms)
-        pgs_where_add(&w, " AND time_ms >= $%d::bigint", pgs_i64(&from, q->from_ms));
-    if (q->to_ms)
-        pgs_where_add(&w, " AND time_ms <= $%d::bigint", pgs_i64(&to, q->to_ms));
-    if (q->camera)
-        pgs_where_add(&w, " AND camera = $%d", q->camera);
-    if (q->before_ms && q->before_id) {
-        pgs_where_add(&w, " AND time_ms <= $%d::bigint", pgs_i64(&before, q->before_ms));
-        /* The row comparison repeats the bound so the index sees it. */
-        w.vals[w.n++] = q->before_id;
-        int k = snprintf(w.sql + w.len, sizeof w.sql - w.len,
-                         " AND (time_ms, id) < ($%d::bigint, $%d)", w.n - 1, w.n);
-        if (k > 0)
-            w.len += (size_t)k;
-    } else if (q->before_ms) {
-        pgs_where_add(&w, " AND time_ms < $%d::bigint", pgs_i64(&before, q->before_ms));
-    }
-    pgs_where_add(&w, " ORDER BY time_ms DESC, id DESC LIMIT $%d::integer",
-                  pgs_i64(&limit, q->limit > 0 ? q->limit : 1));
+    PQclear(days);
+    pgs_put(s, c);
+    free(w);
+    return rc;
+}
 
+static const pgs_stmt st_read_time = {
+    "read_time", "SELECT time_ms FROM read_ids WHERE id = $1"
+};
+
+/*
+ * Runs st (whose $1 is the ID and $2 the read's time) on the partition that
+ * read_ids names, into *out; STORE_NOTFOUND when there is no such read.
+ */
+static store_code pgs_by_id(pgs_store *s, const pgs_stmt *st, const char *id,
+                            int binary, PGresult **out)
+{
+    *out = NULL;
     pgs_conn *c = pgs_get(s);
     if (!c)
         return STORE_ERR;
-    PGresult *r = pgs_run_sql(c, w.sql, w.n, w.vals, "searching reads", NULL);
-    pgs_put(s, c);
-    if (!r)
-        return STORE_ERR;
-    store_read row;
-    for (int i = 0; i < PQntuples(r); i++) {
-        pgs_read_row(r, i, &row);
-        if (cb(ctx, &row))
-            break;
+    store_code rc = STORE_ERR;
+    PGresult *r = pgs_run(c, &st_read_time, 1, &id, NULL, NULL, 0,
+                          "finding a read", NULL);
+    if (r && PQntuples(r)) {
+        const char *vals[2] = {id, PQgetvalue(r, 0, 0)};
+        *out = pgs_run(c, st, 2, vals, NULL, NULL, binary, "fetching a read", NULL);
+        rc = !*out ? STORE_ERR : PQntuples(*out) ? STORE_OK : STORE_NOTFOUND;
+    } else if (r) {
+        rc = STORE_NOTFOUND;
     }
+    if (rc == STORE_NOTFOUND)
+        store_set_error("no read with ID '%s'", id);
     PQclear(r);
-    return STORE_OK;
+    pgs_put(s, c);
+    return rc;
 }
 
-/* read_ids names the one partition to look in. */
 static const pgs_stmt st_get_read = {
     "get_read",
-    "SELECT " PGS_READ_COLS " FROM reads WHERE id = $1 AND time_ms ="
-    " (SELECT time_ms FROM read_ids WHERE id = $1)"
+    "SELECT " PGS_READ_COLS " FROM reads WHERE id = $1 AND time_ms = $2::bigint"
 };
 
 store_code pgs_get_read(store *base, const char *id, store_read *out)
 {
-    pgs_store *s = (pgs_store *)base;
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, &st_get_read, 1, &id, NULL, NULL, 0,
-                          "fetching a read", NULL);
-    pgs_put(s, c);
-    if (!r)
-        return STORE_ERR;
-    store_code rc = STORE_OK;
-    if (PQntuples(r)) {
+    PGresult *r;
+    store_code rc = pgs_by_id((pgs_store *)base, &st_get_read, id, 0, &r);
+    if (rc == STORE_OK)
         pgs_read_row(r, 0, out);
-    } else {
-        store_set_error("no read with ID '%s'", id);
-        rc = STORE_NOTFOUND;
-    }
     PQclear(r);
     return rc;
 }
 
 static const pgs_stmt st_patch = {
-    "get_patch",
-    "SELECT patch FROM reads WHERE id = $1 AND time_ms ="
-    " (SELECT time_ms FROM read_ids WHERE id = $1)"
+    "get_patch", "SELECT patch FROM reads WHERE id = $1 AND time_ms = $2::bigint"
 };
 static const pgs_stmt st_overview = {
     "get_overview",
-    "SELECT overview FROM reads WHERE id = $1 AND time_ms ="
-    " (SELECT time_ms FROM read_ids WHERE id = $1)"
+    "SELECT overview FROM reads WHERE id = $1 AND time_ms = $2::bigint"
 };
 
 store_code pgs_get_image(store *base, const char *id, store_image which,
                          void **data, size_t *len)
 {
-    pgs_store *s = (pgs_store *)base;
     *data = NULL;
     *len = 0;
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, which == STORE_IMAGE_PATCH ? &st_patch : &st_overview,
-                          1, &id, NULL, NULL, 1, "fetching an image", NULL);
-    pgs_put(s, c);
-    if (!r)
-        return STORE_ERR;
-    store_code rc = STORE_OK;
-    if (!PQntuples(r) || PQgetisnull(r, 0, 0)) {
+    PGresult *r;
+    store_code rc = pgs_by_id((pgs_store *)base, which == STORE_IMAGE_PATCH ?
+                              &st_patch : &st_overview, id, 1, &r);
+    if (rc == STORE_ERR)
+        return rc;
+    if (rc == STORE_NOTFOUND || PQgetisnull(r, 0, 0)) {
         store_set_error("read '%s' has no %s image", id,
                         which == STORE_IMAGE_PATCH ? "patch" : "overview");
         rc = STORE_NOTFOUND;
@@ -380,24 +506,10 @@ store_code pgs_count_reads(store *base, int64_t *n)
     return STORE_OK;
 }
 
-/* Unbounded ends of [from, to] as the widest bigint range. */
-#define PGS_FROM(ms) ((ms) ? (ms) : INT64_MIN)
-#define PGS_TO(ms) ((ms) ? (ms) : INT64_MAX)
-
-static const pgs_stmt st_first = {
-    "first_seen",
-    "SELECT " PGS_READ_COLS " FROM reads WHERE vrm = $1 AND time_ms >= $2::bigint"
-    " AND time_ms <= $3::bigint ORDER BY time_ms, id LIMIT 1"
-};
-static const pgs_stmt st_last = {
-    "last_seen",
-    "SELECT " PGS_READ_COLS " FROM reads WHERE vrm = $1 AND time_ms >= $2::bigint"
-    " AND time_ms <= $3::bigint ORDER BY time_ms DESC, id DESC LIMIT 1"
-};
-static const pgs_stmt st_seen_count = {
-    "seen_count",
-    "SELECT count(*) FROM reads WHERE vrm = $1 AND time_ms >= $2::bigint"
-    " AND time_ms <= $3::bigint"
+static const char *const pgs_seen_sql[3] = {
+    " ORDER BY time_ms, id LIMIT 1",
+    " ORDER BY time_ms DESC, id DESC LIMIT 1",
+    "",
 };
 
 store_code pgs_first_last_seen(store *base, const char *vrm, int64_t from_ms,
@@ -406,23 +518,40 @@ store_code pgs_first_last_seen(store *base, const char *vrm, int64_t from_ms,
 {
     pgs_store *s = (pgs_store *)base;
     pgs_num from, to;
-    const char *vals[3] = {vrm, pgs_i64(&from, PGS_FROM(from_ms)),
-                           pgs_i64(&to, PGS_TO(to_ms))};
-    const pgs_stmt *stmts[3] = {&st_first, &st_last, &st_seen_count};
     PGresult *r[3] = {NULL, NULL, NULL};
-    pgs_conn *c = pgs_get(s);
-    if (!c)
+    pgs_sql *w = calloc(1, sizeof *w);
+    pgs_conn *c = w ? pgs_get(s) : NULL;
+    if (!c) {
+        if (!w)
+            store_set_error("out of memory");
+        free(w);
         return STORE_ERR;
-    /* One snapshot for all three, so they agree. */
+    }
+    /* One snapshot for the days and all three answers, so they agree. */
     store_code rc = pgs_cmd(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                             "first and last seen");
-    for (int k = 0; k < 3 && rc == STORE_OK; k++)
-        if (!(r[k] = pgs_run(c, stmts[k], 3, vals, NULL, NULL, 0,
-                             "first and last seen", NULL)))
+    PGresult *days = rc == STORE_OK ? pgs_days_for(c, STORE_MATCH_EXACT, vrm, NULL,
+                                                   from_ms, to_ms) : NULL;
+    if (rc == STORE_OK && !days)
+        rc = STORE_ERR;
+    for (int k = 0; k < 3 && rc == STORE_OK && PQntuples(days); k++) {
+        w->len = 0;
+        w->n = 0;
+        pgs_sql_add(w, k == 2 ? "SELECT count(*)" : "SELECT " PGS_READ_COLS);
+        pgs_sql_param(w, " FROM reads WHERE vrm = $%d", vrm);
+        pgs_sql_param(w, " AND time_ms >= $%d::bigint",
+                      pgs_i64(&from, from_ms ? from_ms : INT64_MIN));
+        pgs_sql_param(w, " AND time_ms <= $%d::bigint",
+                      pgs_i64(&to, to_ms ? to_ms : INT64_MAX));
+        pgs_sql_days(w, days, 0, PQntuples(days));
+        pgs_sql_add(w, "%s", pgs_seen_sql[k]);
+        if (!(r[k] = pgs_run_sql(c, w->text, w->n, w->vals, "first and last seen",
+                                 NULL)))
             rc = STORE_ERR;
+    }
     rc = pgs_end(c, rc);
     pgs_put(s, c);
-    if (rc == STORE_OK && !PQntuples(r[0])) {
+    if (rc == STORE_OK && (!r[0] || !PQntuples(r[0]))) {
         store_set_error("%s was never seen", vrm);
         rc = STORE_NOTFOUND;
     }
@@ -433,5 +562,7 @@ store_code pgs_first_last_seen(store *base, const char *vrm, int64_t from_ms,
     }
     for (int k = 0; k < 3; k++)
         PQclear(r[k]);
+    PQclear(days);
+    free(w);
     return rc;
 }

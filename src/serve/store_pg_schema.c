@@ -14,6 +14,12 @@
  *   the ID taken (on this node or any other; a concurrent insert of the same
  *   ID waits for the first to commit) and is a duplicate. It also tells
  *   get_read() which partition holds an ID.
+ * - A search for one VRM cannot afford to look into every day of a year:
+ *   planning alone over 365 partitions takes tens of milliseconds. So
+ *   vrm_days(vrm, day, vrm_key) records each day a VRM was seen (written
+ *   by the same statement as the reads), and searches look only in those
+ *   days (store_pg_reads.c). It may list a day whose reads are gone (a
+ *   partial retention cut), never miss one: a stale row costs one probe.
  * - Text that is compared or prefix-searched (IDs, VRMs, keys, cameras) uses
  *   the "C" collation, so B-tree indexes serve LIKE 'AB12%' whatever the
  *   database's locale.
@@ -50,6 +56,9 @@ static const char *const pgs_migrations[] = {
     "CREATE INDEX reads_key ON reads(vrm_key, time_ms);"
     "CREATE INDEX reads_camera ON reads(camera, time_ms);"
     "CREATE INDEX reads_time ON reads(time_ms);"
+    "CREATE TABLE vrm_days(vrm text COLLATE \"C\" NOT NULL, day integer NOT NULL,"
+    " vrm_key text COLLATE \"C\" NOT NULL, PRIMARY KEY (vrm, day));"
+    "CREATE INDEX vrm_days_key ON vrm_days(vrm_key, day);"
     "CREATE TABLE hotlists(name text COLLATE \"C\" PRIMARY KEY,"
     " priority integer NOT NULL, fuzzy integer NOT NULL,"
     " description text NOT NULL DEFAULT '', created_ms bigint NOT NULL);"
@@ -97,7 +106,7 @@ static const char *const pgs_migrations[] = {
     "   END IF;"
     "  END LOOP;"
     " END $$;"
-    /* Drops day d whole, with its IDs and alerts; returns how many reads
+    /* Drops day d whole, with its IDs, alerts and VRM days; returns how many reads
      * went. SHARE on reads waits for inserts in flight and holds off new
      * ones (searches go on), so no read can slip into the day between
      * forgetting its IDs and dropping it. */
@@ -113,6 +122,8 @@ static const char *const pgs_migrations[] = {
     "  EXECUTE format('DELETE FROM read_ids WHERE id IN"
     " (SELECT id FROM %I)', anpr_day_table(d));"
     "  GET DIAGNOSTICS n = ROW_COUNT;"
+    "  EXECUTE format('DELETE FROM vrm_days WHERE day = %s AND vrm IN"
+    " (SELECT vrm FROM %I)', d, anpr_day_table(d));"
     "  EXECUTE format('DROP TABLE %I', anpr_day_table(d));"
     "  RETURN n;"
     " END $$;",
