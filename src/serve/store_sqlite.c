@@ -8,6 +8,10 @@
  * process being killed at any moment (kill -9, a crash); only a power cut or
  * kernel panic can lose the last commits before a checkpoint. "?sync=full"
  * after the path makes every commit fsync as well, for power-loss safety.
+ *
+ * Checkpoints (copying the WAL back into the database file, with an fsync)
+ * run on a thread of their own every second rather than inside whichever
+ * commit crosses the WAL size limit, so ingest never waits for one.
  */
 #include "store_sqlite.h"
 
@@ -111,7 +115,8 @@ static sqlite3 *sq_connect(const sq_store *s)
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
-             " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;",
+             " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
+             " PRAGMA wal_autocheckpoint=0;",
              s->full_sync ? "FULL" : "NORMAL");
     if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         sq_fail(db, path);
@@ -285,11 +290,41 @@ static store_code sq_schema_version(store *base, int *version)
     return STORE_OK;
 }
 
+/* Checkpoints once a second until the store closes. PASSIVE: it copies
+ * what no reader still needs and never blocks readers or the writer. */
+static void *sq_checkpoint_loop(void *arg)
+{
+    sq_store *s = arg;
+    sqlite3 *db = sq_connect(s);
+    pthread_mutex_lock(&s->alock);
+    while (db && !s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->acond, &s->alock, &until);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->alock);
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->alock);
+    }
+    pthread_mutex_unlock(&s->alock);
+    sqlite3_close(db);
+    return NULL;
+}
+
 static void sq_close(store *base)
 {
     sq_store *s = (sq_store *)base;
     if (!s)
         return;
+    if (s->has_checkpointer) {
+        pthread_mutex_lock(&s->alock);
+        s->stopping = 1;
+        pthread_cond_broadcast(&s->acond);
+        pthread_mutex_unlock(&s->alock);
+        pthread_join(s->checkpointer, NULL);
+    }
     while (s->pool) {
         sq_conn *c = s->pool;
         s->pool = c->next;
@@ -373,6 +408,11 @@ store_code store_sqlite_open(const char *path, store **out)
     pthread_condattr_destroy(&ca);
     s->writer = sq_connect(s);
     store_code rc = s->writer ? sq_migrate(s) : STORE_ERR;
+    if (rc == STORE_OK && pthread_create(&s->checkpointer, NULL, sq_checkpoint_loop, s)) {
+        store_set_error("sqlite: cannot start the checkpoint thread");
+        rc = STORE_ERR;
+    }
+    s->has_checkpointer = rc == STORE_OK;
     if (rc != STORE_OK) {
         sq_close(&s->base);
         return rc;

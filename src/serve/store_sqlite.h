@@ -30,6 +30,9 @@ typedef struct sq_store {
     pthread_mutex_t alock;         /* guards last_alert, with acond */
     pthread_cond_t acond;          /* broadcast when this process adds alerts */
     int64_t last_alert;            /* highest alert id this process committed */
+    pthread_t checkpointer;        /* moves the WAL into the database */
+    int stopping;                  /* guarded by alock; stops the checkpointer */
+    int has_checkpointer;
 } sq_store;
 
 /* Borrows a reader connection (NULL and error set on failure) / returns it. */
