@@ -400,7 +400,9 @@ static void pack_panel(const phased *v, const nn_window *p, int c0, int ow,
         size_t off = tap_offset(v, ky, kx);
         if (ox0 + NR <= ow && nc == NR) {
             /* The common case, as one fixed-size copy. */
-            memcpy(dst, row_start(v, p, ci, oy0) + off + ox0, sizeof(float) * NR);
+            const float *src = row_start(v, p, ci, oy0) + off + ox0;
+            memcpy(dst, src, sizeof(float) * NR);
+            __builtin_prefetch(src + 4 * NR);
         } else {
             for (int done = 0, ox = ox0, oy = oy0; done < nc; ox = 0, oy++) {
                 int m = nc - done < ow - ox ? nc - done : ow - ox;
@@ -553,17 +555,26 @@ void nn_avgpool(const float *in, int c, int h, int w, const nn_window *win,
     pool(in, c, h, w, win, out, oh, ow, 0);
 }
 
+/* out[x * f + i] = in[x] for i < f; constant factors as in gather(). */
+static inline void stretch(float *out, const float *in, int w, int f)
+{
+    for (int x = 0; x < w; x++)
+        for (int i = 0; i < f; i++)
+            out[x * f + i] = in[x];
+}
+
 void nn_upsample(const float *in, int c, int h, int w, int factor, float *out)
 {
     size_t ow = (size_t)w * factor;
-    for (int ch = 0; ch < c; ch++, in += (size_t)h * w)
-        for (int y = 0; y < h; y++) {
-            float *row = out;
-            for (int x = 0; x < w; x++)
-                for (int f = 0; f < factor; f++)
-                    *out++ = in[(size_t)y * w + x];
-            for (int f = 1; f < factor; f++, out += ow)
-                memcpy(out, row, sizeof(float) * ow);
+    for (int ch = 0; ch < c; ch++)
+        for (int y = 0; y < h; y++, in += w) {
+            if (factor == 2)
+                stretch(out, in, w, 2);
+            else
+                stretch(out, in, w, factor);
+            for (int f = 1; f < factor; f++)
+                memcpy(out + f * ow, out, sizeof(float) * ow);
+            out += factor * ow;
         }
 }
 
