@@ -29,18 +29,16 @@ static void row_read(sqlite3_stmt *st, int c, store_read *r)
     r->received_ms = sqlite3_column_int64(st, c + 10);
 }
 
-/* Steps st to the end, handing each row to cb as a read. */
-static store_code each_read(sqlite3 *db, sqlite3_stmt *st, store_read_cb cb,
-                            void *ctx)
+/* Hands each row of an open query to cb as a read, then closes it. */
+static store_code each_read(sq_iter *it, store_read_cb cb, void *ctx)
 {
-    int rc;
     store_read r;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_read(st, 0, &r);
+    while (sq_iter_next(it)) {
+        row_read(it->st, 0, &r);
         if (cb(ctx, &r))
-            return STORE_OK;
+            break;
     }
-    return rc == SQLITE_DONE ? STORE_OK : sq_fail(db, "query");
+    return sq_iter_close(it);
 }
 
 static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
@@ -160,26 +158,16 @@ store_code sq_search_reads(store *base, const store_query *q, store_read_cb cb,
     snprintf(sql + len, sizeof sql - len,
              " ORDER BY time_ms DESC, id DESC LIMIT ?7");
 
-    sqlite3 *db = sq_reader(s);
-    if (!db)
+    sq_iter it;
+    if (sq_iter_open(&it, s, sql, q->vrm, q->from_ms) != STORE_OK)
         return STORE_ERR;
-    sqlite3_stmt *st = sq_prepare(db, sql);
-    store_code rc = STORE_ERR;
-    if (st) {
-        if (q->vrm)
-            sqlite3_bind_text(st, 1, q->vrm, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, q->from_ms);
-        sqlite3_bind_int64(st, 3, q->to_ms);
-        if (q->camera)
-            sqlite3_bind_text(st, 4, q->camera, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, q->before_ms);
-        sqlite3_bind_text(st, 6, q->before_id ? q->before_id : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 7, q->limit);
-        rc = each_read(db, st, cb, ctx);
-        sqlite3_finalize(st);
-    }
-    sq_release(s, db);
-    return rc;
+    sqlite3_bind_int64(it.st, 3, q->to_ms);
+    if (q->camera)
+        sqlite3_bind_text(it.st, 4, q->camera, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(it.st, 5, q->before_ms);
+    sqlite3_bind_text(it.st, 6, q->before_id ? q->before_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(it.st, 7, q->limit);
+    return each_read(&it, cb, ctx);
 }
 
 /* Copies the first read a query yields into *out; NOTFOUND when none. */
@@ -191,23 +179,16 @@ static int copy_read(void *ctx, const store_read *r)
 
 store_code sq_get_read(store *base, const char *id, store_read *out)
 {
-    sq_store *s = (sq_store *)base;
-    sqlite3 *db = sq_reader(s);
-    if (!db)
+    sq_iter it;
+    if (sq_iter_open(&it, (sq_store *)base, "SELECT " READ_COLS " FROM reads WHERE id = ?1",
+                     id, 0) != STORE_OK)
         return STORE_ERR;
-    store_code rc = STORE_ERR;
-    sqlite3_stmt *st = sq_prepare(db, "SELECT " READ_COLS " FROM reads WHERE id = ?1");
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        out->id[0] = 0;
-        rc = each_read(db, st, copy_read, out);
-        if (rc == STORE_OK && !out->id[0]) {
-            store_set_error("no read with ID '%s'", id);
-            rc = STORE_NOTFOUND;
-        }
-        sqlite3_finalize(st);
+    out->id[0] = 0;
+    store_code rc = each_read(&it, copy_read, out);
+    if (rc == STORE_OK && !out->id[0]) {
+        store_set_error("no read with ID '%s'", id);
+        rc = STORE_NOTFOUND;
     }
-    sq_release(s, db);
     return rc;
 }
 
@@ -217,35 +198,33 @@ store_code sq_get_image(store *base, const char *id, store_image which,
     sq_store *s = (sq_store *)base;
     *data = NULL;
     *len = 0;
-    sqlite3 *db = sq_reader(s);
-    if (!db)
+    sq_iter it;
+    if (sq_iter_open(&it, s, which == STORE_IMAGE_PATCH
+                     ? "SELECT patch FROM reads WHERE id = ?1"
+                     : "SELECT overview FROM reads WHERE id = ?1", id, 0) != STORE_OK)
         return STORE_ERR;
-    store_code rc = STORE_ERR;
-    sqlite3_stmt *st = sq_prepare(db, which == STORE_IMAGE_PATCH
-                                  ? "SELECT patch FROM reads WHERE id = ?1"
-                                  : "SELECT overview FROM reads WHERE id = ?1");
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
-            size_t n = (size_t)sqlite3_column_bytes(st, 0);
-            *data = malloc(n ? n : 1);
-            if (*data) {
-                memcpy(*data, sqlite3_column_blob(st, 0), n);
-                *len = n;
-                rc = STORE_OK;
-            } else {
-                store_set_error("out of memory");
-            }
-        } else if (step == SQLITE_ROW || step == SQLITE_DONE) {
-            store_set_error("read '%s' has no such image", id);
-            rc = STORE_NOTFOUND;
+    store_code rc = STORE_NOTFOUND;
+    if (sq_iter_next(&it) && sqlite3_column_type(it.st, 0) == SQLITE_BLOB) {
+        size_t n = (size_t)sqlite3_column_bytes(it.st, 0);
+        if ((*data = malloc(n ? n : 1))) {
+            memcpy(*data, sqlite3_column_blob(it.st, 0), n);
+            *len = n;
+            rc = STORE_OK;
         } else {
-            rc = sq_fail(db, "image");
+            store_set_error("out of memory");
+            rc = STORE_ERR;
         }
-        sqlite3_finalize(st);
     }
-    sq_release(s, db);
+    store_code step = sq_iter_close(&it);
+    if (step != STORE_OK && rc == STORE_OK) {
+        free(*data);
+        *data = NULL;
+        *len = 0;
+    }
+    if (step != STORE_OK)
+        return step;
+    if (rc == STORE_NOTFOUND)
+        store_set_error("read '%s' has no such image", id);
     return rc;
 }
 
@@ -291,37 +270,28 @@ store_code sq_first_last_seen(store *base, const char *vrm, int64_t from_ms,
     sq_store *s = (sq_store *)base;
     if (!to_ms)
         to_ms = INT64_MAX;
-    sqlite3 *db = sq_reader(s);
-    if (!db)
-        return STORE_ERR;
-    store_code rc = STORE_ERR;
     /* Two ends of the (vrm, time_ms) index and a count along it. */
-    sqlite3_stmt *st = sq_prepare(db,
+    sq_iter it;
+    if (sq_iter_open(&it, s,
         "SELECT (SELECT count(*) FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3),"
         " f.*, l.* FROM"
         " (SELECT " READ_COLS " FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3"
         "  ORDER BY time_ms, id LIMIT 1) f,"
         " (SELECT " READ_COLS " FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3"
-        "  ORDER BY time_ms DESC, id DESC LIMIT 1) l");
-    if (st) {
-        sqlite3_bind_text(st, 1, vrm, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, from_ms);
-        sqlite3_bind_int64(st, 3, to_ms);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            *count = sqlite3_column_int64(st, 0);
-            row_read(st, 1, first);
-            row_read(st, 12, last);
-            rc = STORE_OK;
-        } else if (step == SQLITE_DONE) {
-            store_set_error("%s was not seen in that time", vrm);
-            rc = STORE_NOTFOUND;
-        } else {
-            rc = sq_fail(db, "first/last seen");
-        }
-        sqlite3_finalize(st);
+        "  ORDER BY time_ms DESC, id DESC LIMIT 1) l", vrm, from_ms) != STORE_OK)
+        return STORE_ERR;
+    sqlite3_bind_int64(it.st, 3, to_ms);
+    int found = sq_iter_next(&it);
+    if (found) {
+        *count = sqlite3_column_int64(it.st, 0);
+        row_read(it.st, 1, first);
+        row_read(it.st, 12, last);
     }
-    sq_release(s, db);
+    store_code rc = sq_iter_close(&it);
+    if (rc == STORE_OK && !found) {
+        store_set_error("%s was not seen in that time", vrm);
+        rc = STORE_NOTFOUND;
+    }
     return rc;
 }
 
@@ -332,39 +302,29 @@ store_code sq_convoy(store *base, const char *vrm, int64_t from_ms,
     sq_store *s = (sq_store *)base;
     if (!to_ms)
         to_ms = INT64_MAX;
-    sqlite3 *db = sq_reader(s);
-    if (!db)
-        return STORE_ERR;
-    store_code rc = STORE_ERR;
-    sqlite3_stmt *st = sq_prepare(db,
+    sq_iter it;
+    if (sq_iter_open(&it, s,
         "WITH t AS (SELECT id, camera, time_ms FROM reads"
         "  WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3)"
         " SELECT r.vrm, count(DISTINCT t.id) AS n, count(DISTINCT r.camera)"
         " FROM t JOIN reads r ON r.camera = t.camera"
         "  AND r.time_ms BETWEEN t.time_ms - ?4 AND t.time_ms + ?4"
         " WHERE r.vrm <> ?1 GROUP BY r.vrm HAVING count(DISTINCT t.id) >= ?5"
-        " ORDER BY n DESC, r.vrm LIMIT ?6");
-    if (st) {
-        sqlite3_bind_text(st, 1, vrm, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, from_ms);
-        sqlite3_bind_int64(st, 3, to_ms);
-        sqlite3_bind_int64(st, 4, window_ms);
-        sqlite3_bind_int(st, 5, min_count);
-        sqlite3_bind_int(st, 6, limit);
-        int step;
-        store_convoy c;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            sq_col_text(st, 0, c.vrm, sizeof c.vrm);
-            c.count = sqlite3_column_int64(st, 1);
-            c.cameras = sqlite3_column_int64(st, 2);
-            if (cb(ctx, &c))
-                break;
-        }
-        rc = step == SQLITE_ROW || step == SQLITE_DONE ? STORE_OK : sq_fail(db, "convoy");
-        sqlite3_finalize(st);
+        " ORDER BY n DESC, r.vrm LIMIT ?6", vrm, from_ms) != STORE_OK)
+        return STORE_ERR;
+    sqlite3_bind_int64(it.st, 3, to_ms);
+    sqlite3_bind_int64(it.st, 4, window_ms);
+    sqlite3_bind_int(it.st, 5, min_count);
+    sqlite3_bind_int(it.st, 6, limit);
+    store_convoy c;
+    while (sq_iter_next(&it)) {
+        sq_col_text(it.st, 0, c.vrm, sizeof c.vrm);
+        c.count = sqlite3_column_int64(it.st, 1);
+        c.cameras = sqlite3_column_int64(it.st, 2);
+        if (cb(ctx, &c))
+            break;
     }
-    sq_release(s, db);
-    return rc;
+    return sq_iter_close(&it);
 }
 
 store_code sq_journeys(store *base, const char *camera_a, const char *camera_b,
@@ -374,40 +334,30 @@ store_code sq_journeys(store *base, const char *camera_a, const char *camera_b,
     sq_store *s = (sq_store *)base;
     if (!to_ms)
         to_ms = INT64_MAX;
-    sqlite3 *db = sq_reader(s);
-    if (!db)
-        return STORE_ERR;
-    store_code rc = STORE_ERR;
-    sqlite3_stmt *st = sq_prepare(db,
+    sq_iter it;
+    if (sq_iter_open(&it, s,
         "SELECT a.vrm, a.id, a.time_ms, b.id, b.time_ms FROM reads a"
         " JOIN reads b ON b.id = (SELECT id FROM reads WHERE vrm = a.vrm"
-        "  AND camera = ?2 AND time_ms > a.time_ms AND time_ms <= a.time_ms + ?5"
+        "  AND camera = ?3 AND time_ms > a.time_ms AND time_ms <= a.time_ms + ?5"
         "  ORDER BY time_ms LIMIT 1)"
-        " WHERE a.camera = ?1 AND a.time_ms BETWEEN ?3 AND ?4"
+        " WHERE a.camera = ?1 AND a.time_ms BETWEEN ?2 AND ?4"
         " AND (?6 IS NULL OR a.vrm = ?6)"
-        " ORDER BY a.time_ms, a.id LIMIT ?7");
-    if (st) {
-        sqlite3_bind_text(st, 1, camera_a, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, camera_b, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, from_ms);
-        sqlite3_bind_int64(st, 4, to_ms);
-        sqlite3_bind_int64(st, 5, max_ms);
-        sq_bind_text(st, 6, vrm);
-        sqlite3_bind_int(st, 7, limit);
-        int step;
-        store_journey j;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            sq_col_text(st, 0, j.vrm, sizeof j.vrm);
-            sq_col_text(st, 1, j.read_a, sizeof j.read_a);
-            j.time_a = sqlite3_column_int64(st, 2);
-            sq_col_text(st, 3, j.read_b, sizeof j.read_b);
-            j.time_b = sqlite3_column_int64(st, 4);
-            if (cb(ctx, &j))
-                break;
-        }
-        rc = step == SQLITE_ROW || step == SQLITE_DONE ? STORE_OK : sq_fail(db, "journeys");
-        sqlite3_finalize(st);
+        " ORDER BY a.time_ms, a.id LIMIT ?7", camera_a, from_ms) != STORE_OK)
+        return STORE_ERR;
+    sqlite3_bind_text(it.st, 3, camera_b, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(it.st, 4, to_ms);
+    sqlite3_bind_int64(it.st, 5, max_ms);
+    sq_bind_text(it.st, 6, vrm);
+    sqlite3_bind_int(it.st, 7, limit);
+    store_journey j;
+    while (sq_iter_next(&it)) {
+        sq_col_text(it.st, 0, j.vrm, sizeof j.vrm);
+        sq_col_text(it.st, 1, j.read_a, sizeof j.read_a);
+        j.time_a = sqlite3_column_int64(it.st, 2);
+        sq_col_text(it.st, 3, j.read_b, sizeof j.read_b);
+        j.time_b = sqlite3_column_int64(it.st, 4);
+        if (cb(ctx, &j))
+            break;
     }
-    sq_release(s, db);
-    return rc;
+    return sq_iter_close(&it);
 }
