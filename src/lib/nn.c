@@ -174,7 +174,7 @@ static float *read_tensor(reader *r, int ndim, const int *dims, int li,
     uint32_t nd, d;
     if (get_u32(r, &nd))
         goto truncated;
-    if ((int)nd != ndim || nd > 8) {
+    if (nd != (uint32_t)ndim) {
         fail(err, errlen, "layer %d: %s has %u dimensions, expected %d", li,
              what, nd, ndim);
         return NULL;
