@@ -407,6 +407,10 @@ store_code store_sqlite_open(const char *path, store **out)
     pthread_cond_init(&s->acond, &ca);
     pthread_condattr_destroy(&ca);
     s->writer = sq_connect(s);
+    /* The writer touches every index with each read; a larger cache keeps
+     * their upper levels in memory as the store grows. */
+    if (s->writer)
+        sqlite3_exec(s->writer, "PRAGMA cache_size=-262144", NULL, NULL, NULL);
     store_code rc = s->writer ? sq_migrate(s) : STORE_ERR;
     if (rc == STORE_OK && pthread_create(&s->checkpointer, NULL, sq_checkpoint_loop, s)) {
         store_set_error("sqlite: cannot start the checkpoint thread");
