@@ -161,7 +161,8 @@ store_code pgs_schema_version(store *, int *);
 #define PGS_DAY_MS 86400000LL
 int64_t pgs_day(int64_t time_ms);
 
-/* The days in [lo, hi] that have a partition, newest first (column 0). */
+/* The days in [lo, hi] that have a partition, newest first: column 0 the
+ * day, 1 the partition's name. */
 PGresult *pgs_partition_days(pgs_conn *c, int64_t lo, int64_t hi);
 
 /* Makes sure the day partitions for reads[0..n) exist; forget=1 first

@@ -126,8 +126,8 @@ store_code pgs_ensure_partitions(pgs_store *s, const store_read *reads,
 
 static const pgs_stmt st_days = {
     "partition_days",
-    "SELECT d FROM (SELECT (to_date(substr(c.relname, 7), 'YYYYMMDD')"
-    " - date '1970-01-01')::bigint AS d FROM pg_inherits i"
+    "SELECT d, relname FROM (SELECT (to_date(substr(c.relname, 7), 'YYYYMMDD')"
+    " - date '1970-01-01')::bigint AS d, c.relname FROM pg_inherits i"
     " JOIN pg_class c ON c.oid = i.inhrelid"
     " WHERE i.inhparent = 'reads'::regclass) x"
     " WHERE d BETWEEN $1::bigint AND $2::bigint ORDER BY d DESC"

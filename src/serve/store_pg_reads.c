@@ -287,23 +287,23 @@ static void pgs_like(const char *pattern, char *out, size_t size)
 
 static const pgs_stmt st_days_exact = {
     "days_exact",
-    "SELECT day FROM vrm_days WHERE vrm = $1 AND day BETWEEN $2::bigint"
-    " AND $3::bigint ORDER BY day DESC"
+    "SELECT day, anpr_day_table(day) FROM vrm_days WHERE vrm = $1"
+    " AND day BETWEEN $2::bigint AND $3::bigint ORDER BY day DESC"
 };
 static const pgs_stmt st_days_key = {
     "days_key",
-    "SELECT DISTINCT day FROM vrm_days WHERE vrm_key = $1 AND day BETWEEN"
-    " $2::bigint AND $3::bigint ORDER BY day DESC"
+    "SELECT DISTINCT day, anpr_day_table(day) FROM vrm_days WHERE vrm_key = $1"
+    " AND day BETWEEN $2::bigint AND $3::bigint ORDER BY day DESC"
 };
 static const pgs_stmt st_days_like = {
     "days_like",
-    "SELECT DISTINCT day FROM vrm_days WHERE vrm LIKE $1 AND day BETWEEN"
-    " $2::bigint AND $3::bigint ORDER BY day DESC"
+    "SELECT DISTINCT day, anpr_day_table(day) FROM vrm_days WHERE vrm LIKE $1"
+    " AND day BETWEEN $2::bigint AND $3::bigint ORDER BY day DESC"
 };
 
 /*
  * The days that may hold reads matching (match, vrm) within [from, to]
- * (0: unbounded), newest first, as a result whose column 0 is the day.
+ * (0: unbounded), newest first: column 0 the day, 1 its partition.
  * vrm NULL: every day with a partition. like is vrm as a LIKE pattern.
  */
 static PGresult *pgs_days_for(pgs_conn *c, store_match match, const char *vrm,
@@ -322,22 +322,76 @@ static PGresult *pgs_days_for(pgs_conn *c, store_match match, const char *vrm,
     return pgs_run(c, st, 3, vals, NULL, NULL, 0, "listing days to search", NULL);
 }
 
+/* Appends one day's branch of a search: its partition, the filters, the
+ * order and the limit (parameter number lim). */
+static void pgs_sql_branch(pgs_sql *w, pgs_conn *c, const char *table,
+                           const char *filters, int lim)
+{
+    char *quoted = PQescapeIdentifier(c->pg, table, strlen(table));
+    if (!quoted) {
+        w->full = 1;
+        return;
+    }
+    pgs_sql_add(w, "(SELECT " PGS_READ_COLS " FROM %s WHERE true%s"
+                " ORDER BY time_ms DESC, id DESC LIMIT $%d::integer)",
+                quoted, filters, lim);
+    PQfreemem(quoted);
+}
+
+/* Runs one chunk of days, handing rows to cb while *limit lasts; *stop
+ * when cb asked to. code gets a failure's SQLSTATE. */
+static store_code pgs_search_chunk(pgs_conn *c, pgs_sql *w, const PGresult *days,
+                                   int from, int n, const char *filters,
+                                   int *limit, int *stop, store_read_cb cb,
+                                   void *ctx, char code[6])
+{
+    pgs_num lim;
+    int n_params = w->n;
+    w->vals[w->n++] = pgs_i64(&lim, *limit);
+    w->len = 0;
+    pgs_sql_add(w, "SELECT * FROM (");
+    for (int i = from; i < from + n; i++) {
+        if (i > from)
+            pgs_sql_add(w, " UNION ALL ");
+        pgs_sql_branch(w, c, PQgetvalue(days, i, 1), filters, w->n);
+    }
+    pgs_sql_add(w, ") u ORDER BY time_ms DESC, id DESC LIMIT $%d::integer", w->n);
+    w->n = n_params + 1;
+    PGresult *r = w->full ? NULL : pgs_run_sql(c, w->text, w->n, w->vals,
+                                               "searching reads", code);
+    w->n = n_params;
+    if (w->full) {
+        w->full = 0;
+        store_set_error("postgres: search statement too long");
+    }
+    if (!r)
+        return STORE_ERR;
+    store_read row;
+    for (int j = 0; j < PQntuples(r) && !*stop; j++) {
+        pgs_read_row(r, j, &row);
+        --*limit;
+        *stop = cb(ctx, &row);
+    }
+    PQclear(r);
+    return STORE_OK;
+}
+
 store_code pgs_search_reads(store *base, const store_query *q,
                             store_read_cb cb, void *ctx)
 {
     pgs_store *s = (pgs_store *)base;
     pgs_sql *w = calloc(1, sizeof *w);
     pgs_num from, to, before;
-    char like[2 * STORE_VRM_MAX + 1] = "";
-    int limit = q->limit > 0 ? q->limit : 1;
+    char like[2 * STORE_VRM_MAX + 1] = "", filters[512];
+    int limit = q->limit > 0 ? q->limit : 1, stop = 0;
 
     if (!w) {
         store_set_error("out of memory");
         return STORE_ERR;
     }
+    /* The filters every day's branch shares, and their parameters. */
     if (q->vrm && q->match == STORE_MATCH_PATTERN)
         pgs_like(q->vrm, like, sizeof like);
-    pgs_sql_add(w, "SELECT " PGS_READ_COLS " FROM reads WHERE true");
     if (q->vrm)
         pgs_sql_param(w, q->match == STORE_MATCH_EXACT ? " AND vrm = $%d"
                           : q->match == STORE_MATCH_FUZZY ? " AND vrm_key = $%d"
@@ -350,7 +404,7 @@ store_code pgs_search_reads(store *base, const store_query *q,
     if (q->camera)
         pgs_sql_param(w, " AND camera = $%d", q->camera);
     if (q->before_ms && q->before_id) {
-        /* The plain bound lets the index and the pruning see it. */
+        /* The plain bound lets the index see it. */
         w->vals[w->n++] = pgs_i64(&before, q->before_ms);
         w->vals[w->n++] = q->before_id;
         pgs_sql_add(w, " AND time_ms <= $%d::bigint AND (time_ms, id) <"
@@ -358,7 +412,8 @@ store_code pgs_search_reads(store *base, const store_query *q,
     } else if (q->before_ms) {
         pgs_sql_param(w, " AND time_ms < $%d::bigint", pgs_i64(&before, q->before_ms));
     }
-    size_t base_len = w->len;
+    /* Fixed pieces and at most 8 parameters: it always fits. */
+    memcpy(filters, w->text, w->len < sizeof filters ? w->len + 1 : 1);
 
     pgs_conn *c = pgs_get(s);
     if (!c) {
@@ -368,35 +423,24 @@ store_code pgs_search_reads(store *base, const store_query *q,
     int64_t last = q->to_ms;
     if (q->before_ms && (!last || q->before_ms < last))
         last = q->before_ms;
-    PGresult *days = pgs_days_for(c, q->vrm ? q->match : STORE_MATCH_EXACT,
-                                  q->vrm, like, q->from_ms, last);
-    store_code rc = days ? STORE_OK : STORE_ERR;
-    int n_days = days ? PQntuples(days) : 0, stop = 0;
-    for (int i = 0; i < n_days && limit > 0 && !stop && rc == STORE_OK;
-         i += PGS_CHUNK_DAYS) {
-        int k = n_days - i < PGS_CHUNK_DAYS ? n_days - i : PGS_CHUNK_DAYS;
-        w->len = base_len;
-        w->text[w->len] = 0;
-        pgs_sql_days(w, days, i, k);
-        pgs_num lim;
-        int n = w->n;
-        pgs_sql_param(w, " ORDER BY time_ms DESC, id DESC LIMIT $%d::integer",
-                      pgs_i64(&lim, limit));
-        PGresult *r = pgs_run_sql(c, w->text, w->n, w->vals, "searching reads", NULL);
-        w->n = n;
-        if (!r) {
-            rc = STORE_ERR;
+    store_code rc = STORE_OK;
+    /* A day dropped by retention between listing and reading it (42P01,
+     * no such table) sends the search round again, once. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *days = pgs_days_for(c, q->vrm ? q->match : STORE_MATCH_EXACT,
+                                      q->vrm, like, q->from_ms, last);
+        rc = days ? STORE_OK : STORE_ERR;
+        int n_days = days ? PQntuples(days) : 0;
+        char code[6] = "";
+        for (int i = 0; i < n_days && limit > 0 && !stop && rc == STORE_OK;
+             i += PGS_CHUNK_DAYS)
+            rc = pgs_search_chunk(c, w, days, i, n_days - i < PGS_CHUNK_DAYS ?
+                                  n_days - i : PGS_CHUNK_DAYS, filters, &limit,
+                                  &stop, cb, ctx, code);
+        PQclear(days);
+        if (rc == STORE_OK || strcmp(code, "42P01"))
             break;
-        }
-        store_read row;
-        for (int j = 0; j < PQntuples(r) && !stop; j++) {
-            pgs_read_row(r, j, &row);
-            limit--;
-            stop = cb(ctx, &row);
-        }
-        PQclear(r);
     }
-    PQclear(days);
     pgs_put(s, c);
     free(w);
     return rc;
