@@ -130,18 +130,23 @@ static void take_body(http_req *r, const char *data, size_t n)
         r->too_big = 1;
         free(r->body);
         r->body = NULL;
-        r->body_len = 0;
+        r->body_len = r->body_cap = 0;
         return;
     }
-    char *b = realloc(r->body, r->body_len + n + 1);
-    if (!b) {
-        r->too_big = 1;
-        return;
+    if (r->body_len + n + 1 > r->body_cap) {
+        /* Doubling: a large body arrives in many small pieces. */
+        size_t cap = (r->body_len + n + 1) * 2;
+        char *b = realloc(r->body, cap);
+        if (!b) {
+            r->too_big = 1;
+            return;
+        }
+        r->body = b;
+        r->body_cap = cap;
     }
-    memcpy(b + r->body_len, data, n);
-    r->body = b;
+    memcpy(r->body + r->body_len, data, n);
     r->body_len += n;
-    b[r->body_len] = 0;
+    r->body[r->body_len] = 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,

@@ -28,6 +28,7 @@ struct http_req {
     int replied;
     int too_big;                 /* internal: the body passed the limit */
     size_t limit;                /* internal */
+    size_t body_cap;             /* internal */
 };
 
 typedef void (*http_handler)(void *ctx, http_req *r);
