@@ -208,6 +208,7 @@ int main(int argc, char **argv)
                         " [--days D] [--queries Q>=100]\n");
         return 2;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* figures as they come, into a log */
     const char *url = getenv("ANPR_TEST_PG_URL");
     if (!url) {
         fprintf(stderr, "serve_pg: set ANPR_TEST_PG_URL (or run under"

@@ -24,12 +24,13 @@
 /* Distinct prepared statements a connection can hold. */
 #define PGS_STMTS_MAX 64
 
-/* Advisory lock keys (pg_advisory_xact_lock(PGS_LOCK, key)). */
-#define PGS_LOCK 0x616e7072        /* "anpr" */
-#define PGS_LOCK_MIGRATE 1         /* schema migrations */
-#define PGS_LOCK_PARTITION 2       /* creating and dropping day partitions */
-#define PGS_LOCK_ALERTS 3          /* alert ids commit in id order */
-#define PGS_LOCK_AUDIT 4           /* the audit chain grows one at a time */
+/* Advisory locks, as SQL: held to the end of the transaction. The first
+ * key is "anpr" in ASCII, the second what the lock guards. */
+#define PGS_LOCK(what) "pg_advisory_xact_lock(1634627698, " what ")"
+#define PGS_LOCK_MIGRATE PGS_LOCK("1")     /* schema migrations */
+#define PGS_LOCK_PARTITION PGS_LOCK("2")   /* making and dropping day partitions */
+#define PGS_LOCK_ALERTS PGS_LOCK("3")      /* alert ids commit in id order */
+#define PGS_LOCK_AUDIT PGS_LOCK("4")       /* the audit chain grows one at a time */
 
 /* Channel that carries alert ids between nodes. */
 #define PGS_CHANNEL "anpr_alerts"
@@ -174,8 +175,9 @@ store_code pgs_ensure_partitions(pgs_store *s, const store_read *reads,
 /* Bumps meta 'hotlist_gen' inside the connection's open transaction. */
 store_code pgs_bump_hotlist_gen(pgs_conn *c);
 
-/* Inserts the alerts in arrays (read_id, hit fields) inside the open
- * transaction, in id order across nodes, and notifies every node. */
+/* Stores the hits of the reads marked STORE_INSERTED as alerts, inside
+ * the open transaction (ids commit in id order across nodes), and
+ * notifies every node. */
 store_code pgs_insert_alerts(pgs_conn *c, const store_read *reads,
                              const store_insert *status, size_t n);
 

@@ -95,7 +95,7 @@ static void pgs_alert_rows_free(pgs_alert_rows *b)
 }
 
 static const pgs_stmt st_alert_lock = {
-    "alert_lock", "SELECT pg_advisory_xact_lock(1634627698, 3)"
+    "alert_lock", "SELECT " PGS_LOCK_ALERTS
 };
 /* Returns the highest new id, or no row when every alert existed. */
 static const pgs_stmt st_alert_insert = {

@@ -514,7 +514,7 @@ store_code pgs_count_tokens(store *base, int64_t *n)
 /* --- audit chain --- */
 
 static const pgs_stmt st_audit_lock = {
-    "audit_lock", "SELECT pg_advisory_xact_lock(1634627698, 4)"
+    "audit_lock", "SELECT " PGS_LOCK_AUDIT
 };
 static const pgs_stmt st_audit_head = {
     "audit_head", "SELECT hash FROM audit ORDER BY id DESC LIMIT 1"

@@ -97,7 +97,7 @@ static const char *const pgs_migrations[] = {
     " LANGUAGE plpgsql AS $$"
     " DECLARE d bigint;"
     " BEGIN"
-    "  PERFORM pg_advisory_xact_lock(1634627698, 2);"
+    "  PERFORM " PGS_LOCK_PARTITION ";"
     "  FOREACH d IN ARRAY days LOOP"
     "   IF to_regclass(anpr_day_table(d)) IS NULL THEN"
     "    EXECUTE format('CREATE TABLE %I PARTITION OF reads"
@@ -114,7 +114,7 @@ static const char *const pgs_migrations[] = {
     " LANGUAGE plpgsql AS $$"
     " DECLARE n bigint;"
     " BEGIN"
-    "  PERFORM pg_advisory_xact_lock(1634627698, 2);"
+    "  PERFORM " PGS_LOCK_PARTITION ";"
     "  IF to_regclass(anpr_day_table(d)) IS NULL THEN RETURN 0; END IF;"
     "  LOCK TABLE reads IN SHARE MODE;"
     "  EXECUTE format('DELETE FROM alerts WHERE read_id IN"
@@ -152,12 +152,9 @@ store_code pgs_migrate(pgs_store *s)
     if (!c)
         return STORE_ERR;
     int v = 0;
-    char lock[96];
-    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d, %d)",
-             PGS_LOCK, PGS_LOCK_MIGRATE);
     store_code rc = pgs_cmd(c, "BEGIN", NULL);
     if (rc == STORE_OK)
-        rc = pgs_cmd(c, lock, "migration lock");
+        rc = pgs_cmd(c, "SELECT " PGS_LOCK_MIGRATE, "migration lock");
     if (rc == STORE_OK)
         rc = pgs_cmd(c, "CREATE TABLE IF NOT EXISTS meta("
                         "key text PRIMARY KEY, value text NOT NULL)", "migration");
