@@ -118,6 +118,7 @@ def g_conv():
     a = g.conv(a, 16, (1, 3), 1, (0, 2), groups=8)          # channel multiplier
     a = g.conv(a, 12, (2, 3), (1, 2), (1, 0), groups=4, act="none")
     a = g.conv(a, 8, 1, groups=4)                           # grouped 1x1
+    a = g.conv(a, 8, (1, 3), 1, 1, groups=8, act="none")    # rows of padding only
     return g, "conv", (3, 21, 27), [(3, 21, 27), (3, 17, 40)]
 
 
