@@ -323,7 +323,9 @@ def targets(quads, h, w, stride=det_model.STRIDE, scale=det_model.CORNER_SCALE):
         for k in range(4):
             reg[2 * k, yy, xx] = (q[k, 0] - xs[xx]) / scale
             reg[2 * k + 1, yy, xx] = (q[k, 1] - ys[yy]) / scale
-        wt[yy, xx] = g[yy, xx]
+        # IoU cares about corner error relative to plate size, so small
+        # plates weigh more than large ones (whose pixels are cheap).
+        wt[yy, xx] = g[yy, xx] * min(3.0, max(0.15, 40.0 / max(bw, bh, 1.0)))
     return hm, reg, wt
 
 

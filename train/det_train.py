@@ -38,6 +38,7 @@ def main():
     ap.add_argument("--size", type=int, default=320)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--corner-weight", type=float, default=2.0)
     ap.add_argument("--every", type=float, default=6, help="minutes between checkpoints")
     ap.add_argument("--export-only", action="store_true")
     a = ap.parse_args()
@@ -88,7 +89,7 @@ def main():
         ph, pr = model(x)
         l_hm = det_model.focal_loss(ph, hm)
         l_reg = det_model.corner_loss(pr, reg, wt)
-        loss = l_hm + l_reg
+        loss = l_hm + a.corner_weight * l_reg
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
