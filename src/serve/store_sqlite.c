@@ -116,7 +116,7 @@ static sqlite3 *sq_connect(const sq_store *s)
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
              " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
-             " PRAGMA wal_autocheckpoint=0;",
+             " PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
              s->full_sync ? "FULL" : "NORMAL");
     if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         sq_fail(db, path);
@@ -305,7 +305,14 @@ static void *sq_checkpoint_loop(void *arg)
         if (s->stopping)
             break;
         pthread_mutex_unlock(&s->alock);
+        /* The bulk is copied while writers go on; then, briefly holding
+         * them off, the frames they added meanwhile, so the checkpoint is
+         * complete and the next transaction starts the WAL afresh. Without
+         * that second step a busy writer keeps the WAL growing for ever. */
         sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->wlock);
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_unlock(&s->wlock);
         pthread_mutex_lock(&s->alock);
     }
     pthread_mutex_unlock(&s->alock);
