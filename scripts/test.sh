@@ -12,3 +12,18 @@ cmake --build build-test -j"$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DANPR_WERROR=ON -DANPR_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j"$jobs")
+# A short pass of every fuzzer over its seed corpus (longer runs: see
+# fuzz/CMakeLists.txt). A crash fails the run.
+CC=clang cmake -S . -B build-fuzz -DANPR_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+passed=0
+for src in fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c)
+    cmake --build build-fuzz -j"$jobs" --target "$name" >/dev/null
+    work=$(mktemp -d)
+    cp fuzz/corpus/"${name#fuzz_}"/* "$work"/
+    build-fuzz/fuzz/"$name" -max_total_time=30 -max_len=16384 "$work" 2>build-fuzz/"$name".log ||
+        { tail -40 build-fuzz/"$name".log; echo "$name: crashed (inputs in $work)"; exit 1; }
+    rm -rf "$work"
+    passed=$((passed + 1))
+done
+echo "fuzz: $passed passed, 0 failed"
