@@ -343,6 +343,8 @@ static void sq_close(store *base)
     pthread_mutex_destroy(&s->plock);
     pthread_mutex_destroy(&s->alock);
     pthread_cond_destroy(&s->acond);
+    pthread_mutex_destroy(&s->glock);
+    pthread_cond_destroy(&s->gcond);
     free(s->path);
     free(s);
 }
@@ -408,6 +410,8 @@ store_code store_sqlite_open(const char *path, store **out)
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->plock, NULL);
     pthread_mutex_init(&s->alock, NULL);
+    pthread_mutex_init(&s->glock, NULL);
+    pthread_cond_init(&s->gcond, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -19,6 +19,8 @@ typedef struct sq_conn {
     struct sq_conn *next;
 } sq_conn;
 
+typedef struct sq_batch sq_batch;   /* store_sqlite_reads.c */
+
 typedef struct sq_store {
     store base;
     char *path;
@@ -30,6 +32,10 @@ typedef struct sq_store {
     pthread_mutex_t alock;         /* guards last_alert, with acond */
     pthread_cond_t acond;          /* broadcast when this process adds alerts */
     int64_t last_alert;            /* highest alert id this process committed */
+    pthread_mutex_t glock;         /* guards the group-commit queue */
+    pthread_cond_t gcond;          /* broadcast when a group is committed */
+    sq_batch *gqueue, *gtail;      /* batches waiting for a commit */
+    int gleader;                   /* a thread is committing a group */
     pthread_t checkpointer;        /* moves the WAL into the database */
     int stopping;                  /* guarded by alock; stops the checkpointer */
     int has_checkpointer;

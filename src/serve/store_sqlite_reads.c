@@ -80,11 +80,27 @@ store_code sq_insert_alert(sq_store *s, const char *read_id, const store_hit *h,
     return STORE_OK;
 }
 
-store_code sq_insert_reads(store *base, const store_read *reads, size_t n,
-                           store_insert *status)
+/*
+ * Group commit. Reads arrive from many request threads at once; each
+ * transaction rewrites the index pages it touched into the WAL, so one
+ * transaction for several batches writes far less than one each. A caller
+ * queues its batch; whoever finds no commit under way leads: it takes every
+ * queued batch, stores them in one transaction and hands each its outcome.
+ */
+struct sq_batch {
+    const store_read *reads;
+    size_t n;
+    store_insert *status;
+    store_code rc;
+    int done;
+    char err[256];
+    sq_batch *next;
+};
+
+/* Stores a group of batches in one transaction; returns the outcome for
+ * all. *last_alert gets the highest alert id made. */
+static store_code write_group(sq_store *s, sq_batch *group, int64_t *last_alert)
 {
-    sq_store *s = (sq_store *)base;
-    int64_t last_alert = 0;
     store_code rc = sq_begin(s);
     if (rc != STORE_OK)
         return rc;
@@ -94,40 +110,76 @@ store_code sq_insert_reads(store *base, const store_read *reads, size_t n,
         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(id) DO NOTHING");
     if (!st)
         return sq_end(s, STORE_ERR);
-    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
-        const store_read *r = &reads[i];
-        sqlite3_reset(st);
-        sq_bind_text(st, 1, r->id);
-        sq_bind_text(st, 2, r->vrm);
-        sqlite3_bind_text(st, 3, r->vrm_key, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 4, r->confidence);
-        sq_bind_text(st, 5, r->camera);
-        sqlite3_bind_int64(st, 6, r->time_ms);
-        sqlite3_bind_int(st, 7, r->lane);
-        sqlite3_bind_text(st, 8, r->direction, -1, SQLITE_STATIC);
-        bind_blob(st, 9, r->patch, r->patch_len);
-        bind_blob(st, 10, r->overview, r->overview_len);
-        sqlite3_bind_int64(st, 11, r->received_ms);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = sq_fail(s->writer, "insert read");
-            break;
-        }
-        status[i] = sqlite3_changes(s->writer) ? STORE_INSERTED : STORE_DUPLICATE;
-        for (int h = 0; status[i] == STORE_INSERTED && h < r->n_hits; h++) {
-            int64_t id;
-            rc = sq_insert_alert(s, r->id, &r->hits[h], r->vrm, r->camera,
-                                 r->time_ms, r->received_ms, &id);
-            if (rc != STORE_OK)
+    for (sq_batch *b = group; b && rc == STORE_OK; b = b->next) {
+        for (size_t i = 0; i < b->n && rc == STORE_OK; i++) {
+            const store_read *r = &b->reads[i];
+            sqlite3_reset(st);
+            sq_bind_text(st, 1, r->id);
+            sq_bind_text(st, 2, r->vrm);
+            sqlite3_bind_text(st, 3, r->vrm_key, -1, SQLITE_STATIC);
+            sqlite3_bind_double(st, 4, r->confidence);
+            sq_bind_text(st, 5, r->camera);
+            sqlite3_bind_int64(st, 6, r->time_ms);
+            sqlite3_bind_int(st, 7, r->lane);
+            sqlite3_bind_text(st, 8, r->direction, -1, SQLITE_STATIC);
+            bind_blob(st, 9, r->patch, r->patch_len);
+            bind_blob(st, 10, r->overview, r->overview_len);
+            sqlite3_bind_int64(st, 11, r->received_ms);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                rc = sq_fail(s->writer, "insert read");
                 break;
-            if (id > last_alert)
-                last_alert = id;
+            }
+            b->status[i] = sqlite3_changes(s->writer) ? STORE_INSERTED : STORE_DUPLICATE;
+            for (int h = 0; b->status[i] == STORE_INSERTED && h < r->n_hits; h++) {
+                int64_t id;
+                rc = sq_insert_alert(s, r->id, &r->hits[h], r->vrm, r->camera,
+                                     r->time_ms, r->received_ms, &id);
+                if (rc != STORE_OK)
+                    break;
+                if (id > *last_alert)
+                    *last_alert = id;
+            }
         }
     }
     sqlite3_finalize(st);
-    rc = sq_end(s, rc);
-    if (rc == STORE_OK && last_alert)
-        sq_alerts_committed(s, last_alert);
-    return rc;
+    return sq_end(s, rc);
+}
+
+store_code sq_insert_reads(store *base, const store_read *reads, size_t n,
+                           store_insert *status)
+{
+    sq_store *s = (sq_store *)base;
+    sq_batch me = { .reads = reads, .n = n, .status = status };
+    pthread_mutex_lock(&s->glock);
+    *(s->gtail ? &s->gtail->next : &s->gqueue) = &me;
+    s->gtail = &me;
+    while (!me.done && s->gleader)
+        pthread_cond_wait(&s->gcond, &s->glock);
+    if (!me.done) {
+        /* Lead one round: everything queued, this batch included. */
+        sq_batch *group = s->gqueue;
+        s->gqueue = s->gtail = NULL;
+        s->gleader = 1;
+        pthread_mutex_unlock(&s->glock);
+        int64_t last_alert = 0;
+        store_code rc = write_group(s, group, &last_alert);
+        if (rc == STORE_OK && last_alert)
+            sq_alerts_committed(s, last_alert);
+        pthread_mutex_lock(&s->glock);
+        for (sq_batch *b = group, *next; b; b = next) {
+            next = b->next; /* b may be gone once done is seen */
+            b->rc = rc;
+            if (rc != STORE_OK)
+                snprintf(b->err, sizeof b->err, "%s", store_error());
+            b->done = 1;
+        }
+        s->gleader = 0;
+        pthread_cond_broadcast(&s->gcond);
+    }
+    pthread_mutex_unlock(&s->glock);
+    if (me.rc != STORE_OK)
+        store_set_error("%s", me.err);
+    return me.rc;
 }
 
 store_code sq_search_reads(store *base, const store_query *q, store_read_cb cb,
