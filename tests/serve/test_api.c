@@ -13,7 +13,8 @@
  * limit), searches (exact, pattern, fuzzy, filters, paging), images,
  * hotlists (entries, CSV import all or nothing, look-back), alerts (list,
  * stream, acknowledgement), webhooks (to a listener here, with a retry),
- * investigations, the access wall and the audit chain, slow clients, and
+ * investigations, the access wall and the audit chain, the command-line
+ * clients (anpr search, hotlist, cameras, alerts), slow clients, and
  * kill -9 during ingest: every acknowledged read must be there after a
  * restart.
  */
@@ -804,6 +805,57 @@ static void test_access_and_audit(void)
     json_decref(j);
 }
 
+/* Runs `anpr ARGS --server BASE --token TOKEN`; returns its exit status
+ * and its standard output in out. */
+static int run_cli(const char *args, char *out, size_t n)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s --server %s --token %s 2>/dev/null", anpr_bin, args,
+             base, token);
+    FILE *p = popen(cmd, "r");
+    size_t len = 0;
+    out[0] = 0;
+    if (!p)
+        return -1;
+    while (len + 1 < n && fgets(out + len, (int)(n - len), p))
+        len += strlen(out + len);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The command-line clients talk to the same API. */
+static void test_cli(void)
+{
+    static char out[65536];
+    char csv[600], args[800];
+    CHECK(run_cli("cameras add CAM-CLI --name 'Bridge St' --lat 52.1 --lon -1.5"
+                  " --purpose 'bridge traffic'", out, sizeof out) == 0
+          && strstr(out, "\"Bridge St\""));
+    CHECK(run_cli("cameras list", out, sizeof out) == 0 && strstr(out, "CAM-CLI"));
+    CHECK(run_cli("cameras show NOPE", out, sizeof out) == 1);
+    CHECK(run_cli("hotlist create cli --priority 4 --fuzzy 1", out, sizeof out) == 0);
+    CHECK(run_cli("hotlist add cli CL11AAA --reason 'from the command line'", out,
+                  sizeof out) == 0 && strstr(out, "CL11AAA"));
+    snprintf(csv, sizeof csv, "%s/bad.csv", dir);
+    FILE *f = fopen(csv, "w");
+    fputs("CL22BBB,ok\nnot a vrm,bad\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "hotlist import cli %s", csv);
+    CHECK(run_cli(args, out, sizeof out) == 1);
+    CHECK(run_cli("hotlist show cli", out, sizeof out) == 0 && strstr(out, "CL11AAA")
+          && !strstr(out, "CL22BBB"));
+    CHECK(post_read("cli-1", "CL11AAA", "CAM-CLI", 3) == 1);
+    CHECK(run_cli("search CL11AAA --purpose test", out, sizeof out) == 0
+          && strstr(out, "\"cli-1\""));
+    CHECK(run_cli("search CLI1AAA --fuzzy", out, sizeof out) == 0 && strstr(out, "\"cli-1\""));
+    CHECK(run_cli("search 'bad vrm'", out, sizeof out) == 1);
+    CHECK(run_cli("alerts list --hotlist cli", out, sizeof out) == 0
+          && strstr(out, "\"cli-1\""));
+    CHECK(run_cli("alerts ack 999999 --outcome none", out, sizeof out) == 1);
+    CHECK(run_cli("search --help", out, sizeof out) == 0 && strstr(out, "usage"));
+    CHECK(run_cli("hotlist frobnicate", out, sizeof out) == 2);
+}
+
 /* A client that sends half a request and stalls is dropped; others are
  * served meanwhile. */
 static void test_slow_client(void)
@@ -953,6 +1005,7 @@ int main(int argc, char **argv)
     test_hotlists_and_alerts();
     test_investigations();
     test_access_and_audit();
+    test_cli();
     test_slow_client();
     test_kill9();
     stop_server(SIGTERM);
