@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define MAX_WEBHOOKS 16
@@ -197,6 +198,9 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Reads are personal data: the database files, like the token file,
+     * are for this user alone. */
+    umask(077);
     store *st;
     if (store_open(o.db, &st) != STORE_OK) {
         fprintf(stderr, "anpr serve: %s\n", store_error());
