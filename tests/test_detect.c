@@ -75,9 +75,10 @@ static void test_decode(void)
 
     /* Best plate: cell (5, 4), centre (22, 18) input px, 40 x 12 box. */
     plant(5, 4, 0.9f, 0, 0, 20, 6, hd.corner_scale);
-    /* Its shoulder (not a local maximum) and a weaker duplicate peak two
-     * cells away whose quad nearly coincides: both must go. */
-    *at(0, 4, 6) = 0.8f;
+    /* Its shoulder (not a local maximum, predicting the same corners) and
+     * a weaker duplicate peak two cells away whose quad nearly coincides:
+     * both must go. */
+    plant(6, 4, 0.8f, -4, 0, 20, 6, hd.corner_scale);
     plant(8, 4, 0.5f, -8, 0, 20, 6, hd.corner_scale);
     /* A second, separate plate with a perspective-skewed quad. */
     plant(20, 10, 0.7f, 2, -1, 30, 8, hd.corner_scale);
@@ -113,6 +114,14 @@ static void test_decode(void)
     plant(11, 10, 0.6f, -4, 0, 20, 6, hd.corner_scale);
     n = detect_decode(w, &out, &hd, TW * 4, TH * 4, 1, 1, 0.3f, 0.3f, b, 8);
     CHECK(n == 1);
+    /* Corners are the score-weighted mean over the peak's neighbours: a
+     * neighbour at half the score predicting 6 px further right moves the
+     * quad by 6 * 0.45 / 1.35 = 2 px. */
+    memset(tensor, 0, sizeof tensor);
+    plant(10, 10, 0.9f, 0, 0, 20, 6, hd.corner_scale);
+    plant(11, 10, 0.45f, 2, 0, 20, 6, hd.corner_scale);
+    n = detect_decode(w, &out, &hd, TW * 4, TH * 4, 1, 1, 0.3f, 0.3f, b, 8);
+    CHECK(n == 1 && fabsf(b[0].q[0][0] - 24) < 1e-4f && fabsf(b[0].q[0][1] - 36) < 1e-4f);
     /* A tensor with the wrong channel count decodes to nothing. */
     nn_tensor bad = {8, TH, TW, tensor};
     CHECK(detect_decode(w, &bad, &hd, 100, 80, 1, 1, 0.3f, 0.3f, b, 8) == 0);

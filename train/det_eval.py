@@ -4,7 +4,7 @@ Each photo is prepared the way src/lib/detect.c prepares a frame (grey,
 area-resized to fit 512x512 keeping aspect, zero-padded to a multiple of
 32), run through the PyTorch model, and decoded the way detect.c decodes:
 3x3 local maxima of the heatmap above a threshold, corners from the
-offsets, greedy NMS on the quads' bounding boxes. A labelled plate counts as
+offsets averaged over the peak's neighbours, greedy NMS on the quads' bounding boxes. A labelled plate counts as
 found when a detection's axis-aligned box has IoU >= 0.5 with it; every
 other detection is a false positive (photos-dev labels one plate per photo,
 so plates on other cars count against us too: read the figure with that in
@@ -65,10 +65,13 @@ def iou(a, b):
     return inter / u if u > 0 else 0.0
 
 
-def decode(hm, reg, thr, geom, max_det=16, nms_iou=0.3):
+def decode(hm, reg, thr, geom, max_det=16, nms_iou=0.3, refine=True):
     """Heatmap (H,W) and corners (8,H,W) as numpy -> [(score, quad 4x2,
     box)] in photo pixels, best first, after NMS on bounding boxes; geom is
-    prepare()'s (sx, sy, valid_w, valid_h)."""
+    prepare()'s (sx, sy, valid_w, valid_h). With refine, each peak's corners
+    are the heatmap-weighted mean of those its 3x3 neighbourhood predicts
+    (every cell near a centre learnt them), which measured better on
+    photos-dev than the peak cell's alone."""
     S, C = det_model.STRIDE, det_model.CORNER_SCALE
     t = torch.from_numpy(hm)[None, None]
     peak = (F.max_pool2d(t, 3, 1, 1) == t)[0, 0].numpy() & (hm >= thr)
@@ -78,10 +81,19 @@ def decode(hm, reg, thr, geom, max_det=16, nms_iou=0.3):
     cand = sorted(zip(hm[ys, xs], ys, xs), reverse=True)
     out = []
     for sc, y, x in cand:
-        q = np.empty((4, 2))
-        for k in range(4):
-            q[k, 0] = ((x + 0.5) * S + reg[2 * k, y, x] * C) * geom[0]
-            q[k, 1] = ((y + 0.5) * S + reg[2 * k + 1, y, x] * C) * geom[1]
+        q = np.zeros((4, 2))
+        cells = [(y, x)]
+        if refine:
+            cells = [(y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                     if 0 <= y + dy < hm.shape[0] and 0 <= x + dx < hm.shape[1]]
+        wsum = 0.0
+        for cy, cx in cells:
+            wt = hm[cy, cx]
+            wsum += wt
+            for k in range(4):
+                q[k, 0] += wt * ((cx + 0.5) * S + reg[2 * k, cy, cx] * C)
+                q[k, 1] += wt * ((cy + 0.5) * S + reg[2 * k + 1, cy, cx] * C)
+        q *= np.array(geom[:2]) / max(wsum, 1e-12)
         box = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
         if all(iou(box, b) <= nms_iou for _, _, b in out):
             out.append((float(sc), q, box))

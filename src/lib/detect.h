@@ -8,8 +8,9 @@
  * a plate-centre score (channel 0, after a sigmoid) and the four corners
  * TL, TR, BR, BL (channels 1..8, x then y) as offsets from the cell centre
  * divided by corner_scale input pixels. Decoding keeps the 3x3 local maxima
- * of the score above a threshold, turns their offsets into corners in frame
- * pixels, and suppresses any quad whose bounding box overlaps a better one.
+ * of the score above a threshold, turns the offsets around each into
+ * corners in frame pixels (averaged over its neighbours, weighted by score),
+ * and suppresses any quad whose bounding box overlaps a better one.
  *
  * Coordinates are continuous: pixel (x, y) covers [x, x+1) x [y, y+1).
  * A caller reads each plate by rectifying its quad with image_warp_quad()
