@@ -6,8 +6,10 @@
 # Needs ../shared/data beside the repository and Debian's python3-pil to
 # render the fixed-seed synthetic GB test set. Prints, for plate crops read
 # with --whole-plate (held-out real crops, photos-dev plates cut by their
-# boxes, synthetic GB plates) and for whole photos-dev photos: exact-match
-# top-1 and top-N per set, found plates, median milliseconds, peak memory.
+# boxes, synthetic GB plates) and for whole photos (all of photos-dev, its
+# 1280x720 ones, and those scaled to 1920x1080): exact-match top-1 and
+# top-N per set, found plates, median milliseconds on one thread,
+# throughput on two, peak memory.
 set -e
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -17,5 +19,8 @@ data=$(/usr/bin/python3 train/make_testset.py "$build/bench-data")
 echo "== plate crops (--whole-plate), one thread"
 "$build/bench/read_bench" --whole-plate "$data/crops.csv" "$data/photos-dev.csv" "$data/gb-synth.csv"
 echo
-echo "== whole photos (detect + read), photos-dev, one thread"
-"$build/bench/read_bench" "$data/photos-dev.csv"
+for list in photos-dev photos-1280x720 photos-1920x1080; do
+    echo
+    echo "== whole photos (decode + detect + read): $list"
+    "$build/bench/read_bench" --threads 2 "$data/$list.csv"
+done
