@@ -53,7 +53,9 @@ static double gb_age_adjust(const char *text);
  * the earlier names it. */
 static const syntax_format FORMATS[] = {
     { "gb-current",  "gb", ANPR_COUNTRY_GB, 1.5, "ACDDCCC", gb_age_adjust },
-    { "br-mercosur", "br", ANPR_COUNTRY_BR, 1.5, "LLLDLDD", NULL },
+    /* Brazil's two formats differ only at the fifth character and both are
+     * on the road, so neither is favoured: the network's odds decide. */
+    { "br-mercosur", "br", ANPR_COUNTRY_BR, 1.2, "LLLDLDD", NULL },
     { "gb-prefix",   "gb", ANPR_COUNTRY_GB, 1.2, "YD{1,3}CCC", NULL },
     { "gb-suffix",   "gb", ANPR_COUNTRY_GB, 1.2, "CCCD{1,3}Y", NULL },
     { "br-old",      "br", ANPR_COUNTRY_BR, 1.2, "LLLDDDD", NULL },
