@@ -84,9 +84,14 @@ def apply_h(H, pts):
 class Composer:
     """Makes (image uint8 HxW, quads float (n,4,2)) scenes from a seeded rng."""
 
-    def __init__(self, seed=0, size=320, synth_share=0.35):
+    def __init__(self, seed=0, size=320, synth_share=0.35, aspect_jitter=1.15, us_weight=1.0):
         self.rng = random.Random(seed)
         self.size = size
+        # Plates are stretched by up to this factor either way, so that
+        # their extent must be read from their edges, not guessed from
+        # their country's usual shape.
+        self.aspect_jitter = aspect_jitter
+        self.weights = (1.0, us_weight, 1.2)
         self.synth_share = synth_share if synth else 0.0
         self.crops = load_crops()
         self.bgs = load_backgrounds()
@@ -107,7 +112,7 @@ class Composer:
             else:
                 im = r.choice(self.synth_pool)
         else:
-            name = r.choices(list(self.crops), weights=(1.0, 1.0, 1.2))[0]
+            name = r.choices(list(self.crops), weights=self.weights)[0]
             im = r.choice(self.crops[name])
         w = [r.uniform(0.1, 1.0) for _ in range(3)]
         s = sum(w)
@@ -228,7 +233,8 @@ class Composer:
                 # stands for part of a 512 px wide frame.
                 pw = int(math.exp(r.uniform(math.log(12), math.log(300 if r.random() < 0.2 else 160))))
                 plate = self._plate()
-                asp = plate.size[1] / plate.size[0] * r.uniform(0.85, 1.15)
+                j = math.log(self.aspect_jitter)
+                asp = plate.size[1] / plate.size[0] * math.exp(r.uniform(-j, j))
                 ph = max(4, int(pw * asp))
                 plate = plate.resize((pw, ph), Image.BOX if plate.size[0] > pw else Image.BILINEAR)
                 plate = Image.eval(plate, lambda v, c=r.uniform(0.6, 1.2), b=r.uniform(-40, 40): int(max(0, min(255, v * c + b))))

@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--corner-weight", type=float, default=2.0)
+    ap.add_argument("--aspect-jitter", type=float, default=1.5)
+    ap.add_argument("--us-weight", type=float, default=1.5)
     ap.add_argument("--every", type=float, default=6, help="minutes between checkpoints")
     ap.add_argument("--export-only", action="store_true")
     a = ap.parse_args()
@@ -50,7 +52,8 @@ def main():
     log("params %d, %.1f M multiply-adds at 512x288"
         % (sum(p.numel() for p in model.parameters()), det_model.count_macs(model, 288, 512) / 1e6))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-    comp = det_data.Composer(seed=a.seed, size=a.size)
+    comp = det_data.Composer(seed=a.seed, size=a.size, aspect_jitter=a.aspect_jitter,
+                             us_weight=a.us_weight)
     elapsed, step = 0.0, 0
     if os.path.exists(LAST):
         st = torch.load(LAST, map_location="cpu")
