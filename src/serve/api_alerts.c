@@ -148,7 +148,7 @@ static ssize_t sse_fill(void *ctx, char *out, size_t max)
         /* Every alert up to what the hub has seen is in the store: if none
          * of them passes the filter, the cursor may skip past them all. */
         int64_t seen = hub_latest(s->srv->hub);
-        store_alert_query q = { .after_id = s->cursor, .limit = 100,
+        store_alert_query q = { .oldest_first = 1, .after_id = s->cursor, .limit = 100,
                                 .hotlist = s->hotlist[0] ? s->hotlist : NULL };
         store_code rc = s->srv->st->ops->list_alerts(s->srv->st, &q, sse_alert, s);
         if (rc != STORE_OK)

@@ -193,11 +193,14 @@ typedef struct store_alert {
 } store_alert;
 
 /*
- * Alert listings. With after_id > 0: alerts with a greater id, oldest first
- * (for streams). Otherwise newest first, strictly below before_id when it is
- * > 0. unacked_only skips acknowledged ones; hotlist (NULL: any) filters.
+ * Alert listings. With after_id > 0 or oldest_first set: alerts with an id
+ * greater than after_id, oldest first (for streams; oldest_first lets a
+ * stream start from the very first alert, after_id 0). Otherwise newest
+ * first, strictly below before_id when it is > 0. unacked_only skips
+ * acknowledged ones; hotlist (NULL: any) filters.
  */
 typedef struct store_alert_query {
+    int oldest_first;
     int64_t after_id;
     int64_t before_id;
     int unacked_only;

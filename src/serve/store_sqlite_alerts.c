@@ -84,7 +84,8 @@ store_code sq_list_alerts(store *base, const store_alert_query *q,
                           store_alert_cb cb, void *ctx)
 {
     sq_iter it;
-    const char *sql = q->after_id > 0
+    int ascending = q->after_id > 0 || q->oldest_first;
+    const char *sql = ascending
         ? "SELECT " ALERT_COLS " FROM alerts WHERE id > ?2"
           " AND (?1 IS NULL OR hotlist = ?1) AND (?3 = 0 OR ack_ms = 0)"
           " ORDER BY id LIMIT ?4"
@@ -92,7 +93,7 @@ store_code sq_list_alerts(store *base, const store_alert_query *q,
           " AND (?1 IS NULL OR hotlist = ?1) AND (?3 = 0 OR ack_ms = 0)"
           " ORDER BY id DESC LIMIT ?4";
     if (sq_iter_open(&it, (sq_store *)base, sql, q->hotlist,
-                     q->after_id > 0 ? q->after_id : q->before_id) != STORE_OK)
+                     ascending ? q->after_id : q->before_id) != STORE_OK)
         return STORE_ERR;
     sqlite3_bind_int(it.st, 3, q->unacked_only);
     sqlite3_bind_int(it.st, 4, q->limit);
@@ -173,7 +174,7 @@ store_code sq_wait_alerts(store *base, int64_t after_id, int timeout_ms,
     }
     for (;;) {
         wait_ctx w = { cb, ctx, 0, 0 };
-        store_alert_query q = { .after_id = after_id, .limit = 1000 };
+        store_alert_query q = { .oldest_first = 1, .after_id = after_id, .limit = 1000 };
         store_code rc = sq_list_alerts(base, &q, deliver, &w);
         if (rc != STORE_OK || w.delivered)
             return rc;

@@ -653,6 +653,18 @@ static void test_hotlists_and_alerts(void)
     CHECK(wait_for(&sse_lock, sse_text, "\"read_id\":\"al-3\"", 100));
     CHECK(!wait_for(&sse_lock, sse_text, "\"read_id\":\"al-4\"", 100));
     CHECK(wait_for(&sse_lock, sse_text, "event: alert", 100));
+    /* Each alert once, in id order. */
+    pthread_mutex_lock(&sse_lock);
+    long long prev = 0;
+    int events = 0, ordered = 1;
+    for (const char *p = strstr(sse_text, "\nid: "); p; p = strstr(p + 1, "\nid: ")) {
+        long long id = atoll(p + 5);
+        ordered &= id > prev;
+        prev = id;
+        events++;
+    }
+    pthread_mutex_unlock(&sse_lock);
+    CHECK(ordered && events == 5);
 
     j = call("GET", "/api/v1/alerts?limit=100", NULL, &st);
     json_t *alerts = json_object_get(j, "alerts");
