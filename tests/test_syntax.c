@@ -237,9 +237,10 @@ static void test_distribution_settles_lookalikes(void)
     CHECK(strcmp(out[1].text, "AB12C0E") == 0);
     CHECK(out[0].confidence > out[1].confidence);
 
-    /* With O at 0.05 the network is sure enough of the 0 to keep it. */
+    /* With O at 0.02 the network is sure enough of the 0 to keep it (UK
+     * formats carry a prior of 3 nats over the permissive ones). */
     r = reading("AB12C0E", 0.99f);
-    give(&r, 5, 'O', 0.05f);
+    give(&r, 5, 'O', 0.02f);
     m = rank(&r, 1, ANPR_COUNTRY_AUTO, out, ANPR_MAX_CANDIDATES);
     CHECK(m >= 2 && strcmp(out[0].text, "AB12C0E") == 0);
     CHECK(find(out, m, "AB12COE") > 0);

@@ -39,9 +39,10 @@ typedef struct syntax_format {
     double prior;          /* log prior bonus, nats */
     /*
      * Class codes, each optionally followed by {min,max} repeats;
-     * alternatives are separated by '|'. D digit, L letter, C letter but
-     * I Q, A letter but I Q Z, Y year letter (not I O Q U Z), N I or Z,
-     * X letter or digit.
+     * alternatives are separated by '|'. D digit, S a serial number's
+     * digits (the first never 0: GB issues A12 BCD, never A012 BCD),
+     * L letter, C letter but I Q, A letter but I Q Z, Y year letter (not
+     * I O Q U Z), N I or Z, X letter or digit.
      */
     const char *pattern;
     double (*adjust)(const char *text); /* extra prior for this text */
@@ -50,17 +51,21 @@ typedef struct syntax_format {
 static double gb_age_adjust(const char *text);
 
 /* By prior; where a text fits two formats of equal prior (none do today),
- * the earlier names it. */
+ * the earlier names it. The priors put UK formats first, as the system's
+ * users expect: where O and 0 (or I and 1) look alike in the prescribed
+ * typeface, the format, not the network, should decide. They were chosen
+ * on a synthetic validation set (seed 4242, not the test set's) and
+ * checked not to lower Brazilian or US reading. */
 static const syntax_format FORMATS[] = {
-    { "gb-current",  "gb", ANPR_COUNTRY_GB, 1.5, "ACDDCCC", gb_age_adjust },
+    { "gb-current",  "gb", ANPR_COUNTRY_GB, 3.0, "ACDDCCC", gb_age_adjust },
     /* Brazil's two formats differ only at the fifth character and both are
      * on the road, so neither is favoured: the network's odds decide. */
-    { "br-mercosur", "br", ANPR_COUNTRY_BR, 1.2, "LLLDLDD", NULL },
-    { "gb-prefix",   "gb", ANPR_COUNTRY_GB, 1.2, "YD{1,3}CCC", NULL },
-    { "gb-suffix",   "gb", ANPR_COUNTRY_GB, 1.2, "CCCD{1,3}Y", NULL },
-    { "br-old",      "br", ANPR_COUNTRY_BR, 1.2, "LLLDDDD", NULL },
-    { "gb-ni",       "gb", ANPR_COUNTRY_GB, 1.0, "LNLD{1,4}|LLND{1,4}", NULL },
-    { "gb-dateless", "gb", ANPR_COUNTRY_GB, 0.5, "L{1,3}D{1,4}|D{1,4}L{1,3}", NULL },
+    { "br-mercosur", "br", ANPR_COUNTRY_BR, 2.0, "LLLDLDD", NULL },
+    { "gb-prefix",   "gb", ANPR_COUNTRY_GB, 2.5, "YS{1,3}CCC", NULL },
+    { "gb-suffix",   "gb", ANPR_COUNTRY_GB, 2.5, "CCCS{1,3}Y", NULL },
+    { "br-old",      "br", ANPR_COUNTRY_BR, 2.0, "LLLDDDD", NULL },
+    { "gb-ni",       "gb", ANPR_COUNTRY_GB, 2.0, "LNLS{1,4}|LLNS{1,4}", NULL },
+    { "gb-dateless", "gb", ANPR_COUNTRY_GB, 1.0, "L{1,3}S{1,4}|S{1,4}L{1,3}", NULL },
     { "eu",          "eu", ANPR_COUNTRY_EU, 0.0, "X{4,10}", NULL },
     { "us",          "us", ANPR_COUNTRY_US, -0.1, "X{2,8}", NULL },
 };
@@ -109,7 +114,7 @@ static uint64_t symbols(const char *s)
 static uint64_t class_mask(char code)
 {
     switch (code) {
-    case 'D': return DIGITS;
+    case 'D': case 'S': return DIGITS;
     case 'L': return LETTERS;
     case 'C': return LETTERS & ~symbols("IQ");
     case 'A': return LETTERS & ~symbols("IQZ");
@@ -162,7 +167,7 @@ static int walk(const char *p, uint64_t *mask, int pos, int len,
         next = end + 1;
     }
     for (int k = 1; k <= hi && pos + k <= len; k++) {
-        mask[pos + k - 1] = m;
+        mask[pos + k - 1] = *p == 'S' && k == 1 ? m & ~1ull : m;
         if (k >= lo && walk(next, mask, pos + k, len, visit, ctx))
             return 1;
     }
