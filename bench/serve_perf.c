@@ -175,6 +175,7 @@ static int start_server(const char *anpr, const char *db)
     char out[512], tok[512];
     snprintf(out, sizeof out, "%s/serve.out", tmpdir);
     snprintf(tok, sizeof tok, "%s/token", tmpdir);
+    fflush(stdout); /* or the child repeats what is buffered */
     if (!(server_pid = fork())) {
         if (!freopen(out, "w", stdout))
             _exit(127);
@@ -527,9 +528,10 @@ int main(int argc, char **argv)
         if (target <= have)
             continue;
         double cpu, secs = fill_store(st, have, target - have, vrms + have, &cpu);
+        /* CPU of this process only: a PostgreSQL server's own is not in it. */
         printf("store ingest: %lld reads in %.1f s: %.0f reads/s, %.0f per CPU-second"
-               " (batches of 100)\n", target - have, secs, (target - have) / secs,
-               (target - have) / cpu);
+               " of this process (batches of 100)\n", target - have, secs,
+               (target - have) / secs, (target - have) / cpu);
         have = target;
         printf("search latency at %lld reads (store level, up to 100 rows newest first):\n",
                have);
