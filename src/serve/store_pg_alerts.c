@@ -289,7 +289,8 @@ store_code pgs_list_alerts(store *base, const store_alert_query *q,
                            store_alert_cb cb, void *ctx)
 {
     int delivered;
-    return pgs_alerts_query((pgs_store *)base, q, q->after_id > 0, cb, ctx,
+    return pgs_alerts_query((pgs_store *)base, q,
+                            q->after_id > 0 || q->oldest_first, cb, ctx,
                             &delivered);
 }
 

@@ -52,7 +52,8 @@ cleanup() {
     status=$?
     trap - EXIT INT TERM HUP
     if [ -n "$child" ]; then
-        kill "$child" 2>/dev/null
+        # The command's whole process group: servers a test started too.
+        kill -TERM -- -"$child" 2>/dev/null
         wait "$child" 2>/dev/null
     fi
     if [ -n "$started" ]; then
@@ -103,9 +104,12 @@ export ANPR_TEST_PG_URL="postgres://postgres@127.0.0.1:$PORT/anpr_test"
 export ANPR_TEST_PG_BIN="$PG_BIN"
 
 # In the background so a signal reaches our trap at once rather than after
-# the command ends.
+# the command ends; in a process group of its own (set -m) so cleanup can
+# stop everything it started.
+set -m
 "$@" &
 child=$!
+set +m
 wait "$child"
 status=$?
 child=
