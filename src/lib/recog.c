@@ -187,11 +187,26 @@ static beam *lookup(recog_work *w, int *n, const beam *parent, int sym)
     }
 }
 
-static int by_prob(const void *x, const void *y)
+static double mass_of(const beam *b)
 {
-    double a = ((const beam *)x)->pb + ((const beam *)x)->pnb;
-    double b = ((const beam *)y)->pb + ((const beam *)y)->pnb;
-    return (a < b) - (a > b);
+    return b->pb + b->pnb;
+}
+
+/* Copies the k likeliest of src[0..n) into dst, best first; returns how
+ * many. Insertion into a short sorted list beats sorting all n. */
+static int top_k(const beam *src, int n, beam *dst, int k)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        double p = mass_of(&src[i]);
+        if (m == k && p <= mass_of(&dst[m - 1]))
+            continue;
+        int j = m < k ? m++ : k - 1;
+        for (; j > 0 && mass_of(&dst[j - 1]) < p; j--)
+            dst[j] = dst[j - 1];
+        dst[j] = src[i];
+    }
+    return m;
 }
 
 /* Prefix beam search over w->prob; leaves the best beams in w->a. */
@@ -222,19 +237,14 @@ static int beam_search(recog_work *w, int T, int C)
                 e->pnb += (repeat ? o->pb : tot) * p[c];
             }
         }
-        qsort(w->b, (size_t)nb, sizeof w->b[0], by_prob);
-        na = nb < BEAM ? nb : BEAM;
+        na = top_k(w->b, nb, w->a, BEAM);
         /* Rescale so long plates cannot underflow; ratios are all we use. */
-        double top = w->b[0].pb + w->b[0].pnb;
-        for (int i = 0; i < na; i++) {
-            w->a[i] = w->b[i];
-            if (top > 0) {
-                w->a[i].pb /= top;
-                w->a[i].pnb /= top;
-            }
+        double top = mass_of(&w->a[0]);
+        for (int i = 0; i < na && top > 0; i++) {
+            w->a[i].pb /= top;
+            w->a[i].pnb /= top;
         }
     }
-    qsort(w->a, (size_t)na, sizeof w->a[0], by_prob);
     return na;
 }
 
