@@ -21,16 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s (store: %s)\n",         \
-                    __FILE__, __LINE__, #cond, store_error());               \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "../check.h"
 
 /* Stops the test: later checks would only repeat the failure. */
 #define REQUIRE(cond)                                                        \
