@@ -21,44 +21,11 @@
 #include "detect.h"
 #include "image.h"
 #include "nn.h"
+#include "bench.h"
 
 #define MAX_PHOTOS 4096
 
 extern const unsigned char anpr_model_detector[], anpr_model_detector_end[];
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    if (n == 0)
-        return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static float iou(const float q[4][2], float x, float y, float w, float h)
-{
-    float x0 = q[0][0], y0 = q[0][1], x1 = x0, y1 = y0;
-    for (int k = 1; k < 4; k++) {
-        x0 = fminf(x0, q[k][0]), x1 = fmaxf(x1, q[k][0]);
-        y0 = fminf(y0, q[k][1]), y1 = fmaxf(y1, q[k][1]);
-    }
-    float ix = fmaxf(0, fminf(x1, x + w) - fmaxf(x0, x));
-    float iy = fmaxf(0, fminf(y1, y + h) - fmaxf(y0, y));
-    float inter = ix * iy, uni = (x1 - x0) * (y1 - y0) + w * h - inter;
-    return uni > 0 ? inter / uni : 0;
-}
 
 static nn_net *load(const char *path, char *err, size_t errlen)
 {
@@ -131,9 +98,9 @@ int main(int argc, char **argv)
         free(data);
         int nb = 0, reps = repeat < 64 ? repeat : 64;
         for (int r = 0; r < reps; r++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             nb = detect_run(net, w, im.px, im.w, im.h, im.w, b, 32, err, sizeof err);
-            t[r] = now_ms() - t0;
+            t[r] = bench_now_ms() - t0;
         }
         if (nb < 0) {
             fprintf(stderr, "%s: %s\n", name, err);
@@ -141,14 +108,14 @@ int main(int argc, char **argv)
             image_free(&im);
             continue;
         }
-        double ms = median(t, reps);
+        double ms = bench_median(t, reps);
         ms_all[n++] = ms;
         if (im.w == 1280 && im.h == 720)
             ms_720[n720++] = ms;
         int hit = 0;
         float best = 0;
         for (int i = 0; i < nb; i++) {
-            float v = iou(b[i].q, x, y, bw, bh);
+            float v = bench_iou(b[i].q, x, y, bw, bh);
             best = fmaxf(best, v);
             if (v >= 0.5f && !hit)
                 hit = 1;
@@ -174,7 +141,7 @@ int main(int argc, char **argv)
     printf("false positives per photo: %.2f (unlabelled plates on other cars count here)\n",
            (double)fp / n);
     printf("median ms per photo (detection only, one core): all %.2f, 1280x720 %.2f (%d photos)\n",
-           median(ms_all, n), median(ms_720, n720), n720);
+           bench_median(ms_all, n), bench_median(ms_720, n720), n720);
     detect_work_free(w);
     nn_free(net);
     return 0;

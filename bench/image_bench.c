@@ -20,27 +20,9 @@
 #include <time.h>
 
 #include "image.h"
+#include "bench.h"
 
 #define MAX_PHOTOS 1024
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* The fastest of `repeat` runs of one step, so noise from the shared
  * machine inflates no figure. */
@@ -48,9 +30,9 @@ static double median(double *v, int n)
     do {                                            \
         best = INFINITY;                            \
         for (int r_ = 0; r_ < (repeat); r_++) {     \
-            double t0_ = now_ms();                  \
+            double t0_ = bench_now_ms();                  \
             stmt;                                   \
-            best = fmin(best, now_ms() - t0_);      \
+            best = fmin(best, bench_now_ms() - t0_);      \
         }                                           \
     } while (0)
 
@@ -133,14 +115,14 @@ int main(int argc, char **argv)
     }
     printf("image_bench: %d JPEGs from %s, %.2f MP on average, best of %d\n", n, dir,
            megapixels / n, repeat);
-    double full = median(dec[0], n);
+    double full = bench_median(dec[0], n);
     printf("decode to grey, full scale   median %7.2f ms\n", full);
     for (int k = 1; k < 4; k++) {
-        double m = median(dec[k], n);
+        double m = bench_median(dec[k], n);
         printf("decode to grey, 1/%d scale    median %7.2f ms  (%.2fx full)\n", 1 << k, m,
                m / full);
     }
-    double base = median(sum, n), r = median(rsz, n), w = median(wrp, n);
+    double base = bench_median(sum, n), r = bench_median(rsz, n), w = bench_median(wrp, n);
     printf("sum of all grey bytes        median %7.3f ms  (baseline)\n", base);
     printf("resize to fit 512x512        median %7.3f ms  (%.2fx baseline)\n", r, r / base);
     printf("warp quad to 512x128         median %7.3f ms  (%.1f ns per output pixel)\n", w,

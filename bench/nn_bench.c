@@ -31,6 +31,7 @@
 
 #include "nn.h"
 #include "../tests/nn_build.h"
+#include "bench.h"
 
 /* One layer of a benchmark graph: a convolution, or a max pooling if !out_c. */
 typedef struct spec {
@@ -71,21 +72,7 @@ static const struct {
 
 static double now_us(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return 1e3 * bench_now_ms();
 }
 
 /*
@@ -243,7 +230,7 @@ static double time_nn(const nn_net *net, nn_work *w, const nn_tensor *in,
         nn_run(net, w, in, out, err, sizeof err);
         t[i] = now_us() - t0;
     }
-    double m = median(t, repeat);
+    double m = bench_median(t, repeat);
     *best = t[0];
     free(t);
     return m;
@@ -318,7 +305,7 @@ static void bench_graph(int g, int repeat, int baseline, double peak)
     if (peak > 0)
         printf(" (%.0f%% of peak)", 100 * 2 * macs / best / 1e3 / peak);
     if (baseline) {
-        double t_naive = median(t, naive_repeat);
+        double t_naive = bench_median(t, naive_repeat);
         printf(" | naive median %8.0f us %4.2f GFLOP/s | x%.0f, max diff %.1g",
                t_naive, 2 * macs / t_naive / 1e3, t_naive / t_nn, diff);
     }

@@ -23,6 +23,7 @@
 
 #include "anpr.h"
 #include "image.h"
+#include "bench.h"
 
 #define MAX_SETS 16
 
@@ -30,19 +31,6 @@ typedef struct set_stats {
     char name[32];
     int n, top1, topn, found, errors;
 } set_stats;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static set_stats *stats_for(set_stats *s, int *n, const char *name)
 {
@@ -54,19 +42,6 @@ static set_stats *stats_for(set_stats *s, int *n, const char *name)
     memset(&s[*n], 0, sizeof s[*n]);
     snprintf(s[*n].name, sizeof s[*n].name, "%s", name);
     return &s[(*n)++];
-}
-
-static float iou(const float q[4][2], float x, float y, float w, float h)
-{
-    float x0 = q[0][0], y0 = q[0][1], x1 = x0, y1 = y0;
-    for (int k = 1; k < 4; k++) {
-        x0 = fminf(x0, q[k][0]), x1 = fmaxf(x1, q[k][0]);
-        y0 = fminf(y0, q[k][1]), y1 = fmaxf(y1, q[k][1]);
-    }
-    float ix = fmaxf(0, fminf(x1, x + w) - fmaxf(x0, x));
-    float iy = fmaxf(0, fminf(y1, y + h) - fmaxf(y0, y));
-    float inter = ix * iy, uni = (x1 - x0) * (y1 - y0) + w * h - inter;
-    return uni > 0 ? inter / uni : 0;
 }
 
 typedef struct pool {
@@ -98,13 +73,13 @@ static double throughput(anpr_engine *e, char **paths, int n, int threads)
     pool p = {.e = e, .paths = paths, .n = n};
     pthread_mutex_init(&p.lock, NULL);
     pthread_t t[64];
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (int i = 0; i < threads; i++)
         pthread_create(&t[i], NULL, pool_worker, &p);
     for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
     pthread_mutex_destroy(&p.lock);
-    return (now_ms() - t0) / n;
+    return (bench_now_ms() - t0) / n;
 }
 
 int main(int argc, char **argv)
@@ -177,16 +152,16 @@ int main(int argc, char **argv)
                 int x1 = (int)(bx + bw) > im.w ? im.w : (int)(bx + bw);
                 int y1 = (int)(by + bh) > im.h ? im.h : (int)(by + bh);
                 for (int i = 0; i < repeat; i++) {
-                    double t0 = now_ms();
+                    double t0 = bench_now_ms();
                     rc = anpr_read_gray(e, im.px + (size_t)y0 * im.w + x0, x1 - x0, y1 - y0, im.w, &r);
-                    ms = now_ms() - t0;
+                    ms = bench_now_ms() - t0;
                 }
                 image_free(&im);
             } else {
                 for (int i = 0; i < repeat; i++) {
-                    double t0 = now_ms();
+                    double t0 = bench_now_ms();
                     rc = anpr_read_file(e, path, &r);
-                    ms = now_ms() - t0;
+                    ms = bench_now_ms() - t0;
                 }
             }
             if (rc != ANPR_OK) {
@@ -202,7 +177,7 @@ int main(int argc, char **argv)
              * whole photos, else the best reading. */
             const anpr_plate *p = NULL;
             for (int i = 0; i < r.n_plates && !p; i++)
-                if (opt.whole_plate || k < 7 || iou((const float(*)[2])r.plates[i].box, bx, by, bw, bh) >= 0.5f)
+                if (opt.whole_plate || k < 7 || bench_iou((const float(*)[2])r.plates[i].box, bx, by, bw, bh) >= 0.5f)
                     p = &r.plates[i];
             if (p)
                 s->found++;
@@ -228,7 +203,7 @@ int main(int argc, char **argv)
         printf("%-14s %6d %7.2f%% %7.2f%% %7.2f%% %6d\n", s->name, s->n, 100.0 * s->top1 / (s->n ? s->n : 1),
                100.0 * s->topn / (s->n ? s->n : 1), 100.0 * s->found / (s->n ? s->n : 1), s->errors);
     }
-    qsort(times, (size_t)nt, sizeof *times, cmp_double);
+    qsort(times, (size_t)nt, sizeof *times, bench_cmp_double);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (nt)

@@ -27,6 +27,7 @@
 #include "store.h"
 #include "valid.h"
 #include "when.h"
+#include "bench.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -75,16 +76,10 @@ static void random_vrm(char out[8])
     out[7] = 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Sorts v and reports its median and 99th percentile. */
 static void percentiles(double *v, int n, double *p50, double *p99)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     *p50 = v[n / 2];
     *p99 = v[(int)(n * 0.99)];
 }

@@ -25,6 +25,7 @@
  */
 #include "store.h"
 #include "valid.h"
+#include "bench.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -148,12 +149,6 @@ static void analyze(const char *url)
     PQfinish(pg);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Q searches of one kind over vehicles of reads [0, stored); prints the
  * median and p99 in ms and the mean rows found. */
 static void search_latency(const char *label, store_match m, long long stored)
@@ -184,7 +179,7 @@ static void search_latency(const char *label, store_match m, long long stored)
         ms[q] = (now_s() - t0) * 1000;
         rows += found;
     }
-    qsort(ms, (size_t)n_queries, sizeof *ms, cmp_double);
+    qsort(ms, (size_t)n_queries, sizeof *ms, bench_cmp_double);
     printf("  search %-8s median %7.3f ms  p99 %7.3f ms  (%.1f rows each)\n",
            label, ms[n_queries / 2], ms[n_queries * 99 / 100],
            (double)rows / n_queries);
