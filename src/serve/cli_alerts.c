@@ -22,28 +22,14 @@ int cmd_alerts(int argc, char **argv)
     static const client_field fields[] = { { "outcome", 's' }, { NULL, 0 } };
     client c = { 0 };
     const char *w[2] = { NULL, NULL };
-    int nw = 0, status = 2;
+    int status = 2;
     char query[1024] = "";
     json_t *body = json_object();
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(alerts_usage, stdout);
-            status = 0;
-            goto out;
-        }
-        if ((r = client_option(&c, argc, argv, &i))
-            || (r = client_query_option(argc, argv, &i, keys, query, sizeof query))
-            || (r = client_body_option(argc, argv, &i, fields, body))) {
-            if (r < 0)
-                goto out;
-            continue;
-        }
-        if (argv[i][0] == '-' || nw == 2) {
-            fprintf(stderr, "anpr alerts: unexpected '%s' (see --help)\n", argv[i]);
-            goto out;
-        }
-        w[nw++] = argv[i];
+    int nw = client_parse(&c, argc, argv, "anpr alerts", alerts_usage,
+                          keys, query, sizeof query, fields, body, w, 2);
+    if (nw < 0) {
+        status = nw == -1 ? 0 : 2;
+        goto out;
     }
     int list = nw == 1 && !strcmp(w[0], "list");
     int follow = nw == 1 && !strcmp(w[0], "follow");

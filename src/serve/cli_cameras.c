@@ -26,26 +26,13 @@ int cmd_cameras(int argc, char **argv)
     };
     client c = { 0 };
     const char *words[2] = { NULL, NULL };
-    int nwords = 0, status = 2;
+    int status = 2;
     json_t *body = json_object();
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(cameras_usage, stdout);
-            status = 0;
-            goto out;
-        }
-        if ((r = client_option(&c, argc, argv, &i))
-            || (r = client_body_option(argc, argv, &i, fields, body))) {
-            if (r < 0)
-                goto out;
-            continue;
-        }
-        if (argv[i][0] == '-' || nwords == 2) {
-            fprintf(stderr, "anpr cameras: unexpected '%s' (see --help)\n", argv[i]);
-            goto out;
-        }
-        words[nwords++] = argv[i];
+    int nwords = client_parse(&c, argc, argv, "anpr cameras", cameras_usage,
+                              NULL, NULL, 0, fields, body, words, 2);
+    if (nwords < 0) {
+        status = nwords == -1 ? 0 : 2;
+        goto out;
     }
     int list = nwords == 1 && !strcmp(words[0], "list");
     int show = nwords == 2 && !strcmp(words[0], "show");

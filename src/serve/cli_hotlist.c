@@ -69,26 +69,13 @@ int cmd_hotlist(int argc, char **argv)
     };
     client c = { 0 };
     const char *w[3] = { NULL, NULL, NULL };
-    int nw = 0, status = 2;
+    int status = 2;
     json_t *body = json_object();
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(hotlist_usage, stdout);
-            status = 0;
-            goto out;
-        }
-        if ((r = client_option(&c, argc, argv, &i))
-            || (r = client_body_option(argc, argv, &i, fields, body))) {
-            if (r < 0)
-                goto out;
-            continue;
-        }
-        if (argv[i][0] == '-' || nw == 3) {
-            fprintf(stderr, "anpr hotlist: unexpected '%s' (see --help)\n", argv[i]);
-            goto out;
-        }
-        w[nw++] = argv[i];
+    int nw = client_parse(&c, argc, argv, "anpr hotlist", hotlist_usage,
+                          NULL, NULL, 0, fields, body, w, 3);
+    if (nw < 0) {
+        status = nw == -1 ? 0 : 2;
+        goto out;
     }
     static const struct {
         const char *verb;

@@ -220,3 +220,31 @@ int client_follow(client *c, const char *path)
     }
     return 0;
 }
+
+int client_parse(client *c, int argc, char **argv, const char *name, const char *usage,
+                 const char *const *query_keys, char *query, size_t query_len,
+                 const client_field *fields, json_t *body, const char **words,
+                 int max_words)
+{
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if ((r = client_option(c, argc, argv, &i))
+            || (query_keys && (r = client_query_option(argc, argv, &i, query_keys, query, query_len)))
+            || (r = client_body_option(argc, argv, &i, fields, body))) {
+            if (r < 0)
+                return -2;
+            continue;
+        }
+        if (argv[i][0] == '-' || n == max_words) {
+            fprintf(stderr, "%s: unexpected '%s' (see --help)\n", name, argv[i]);
+            return -2;
+        }
+        words[n++] = argv[i];
+    }
+    return n;
+}

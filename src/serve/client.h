@@ -70,6 +70,19 @@ typedef struct client_field {
 int client_body_option(int argc, char **argv, int *i, const client_field *fields,
                        json_t *body);
 
+/*
+ * Parses a subcommand's arguments: --help (prints usage to stdout), the
+ * connection options, query options named by query_keys (when not NULL)
+ * into query, body options named by fields into body, and up to max_words
+ * plain words into words. Returns the number of words; -1 after --help
+ * (exit 0); -2 (printed; exit 2) for an argument it cannot take. `name` is
+ * the command, for messages.
+ */
+int client_parse(client *c, int argc, char **argv, const char *name, const char *usage,
+                 const char *const *query_keys, char *query, size_t query_len,
+                 const client_field *fields, json_t *body, const char **words,
+                 int max_words);
+
 /* Streams server-sent events from path, printing each event's data line as
  * one JSON line, until the server ends it. Returns the exit status. */
 int client_follow(client *c, const char *path);
