@@ -209,6 +209,20 @@ static void test_model(void)
         printf("window: %d boxes, best score %.2f IoU %.2f\n", n, b[0].score, iou);
         CHECK(iou >= 0.5f);
     }
+    /* A far plate, 64 pixels wide, and one against the frame's right
+     * edge: the second look around each must stay inside the frame and
+     * still box the plate. */
+    static const int far[][3] = {{700, 420, 64}, {W - 121, 500, 120}};
+    for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+        px = far[i][0], py = far[i][1], pw = far[i][2];
+        ph = compose(f, W, H, &plate, px, py, pw);
+        n = detect_run(net, w, f, W, H, W, b, 8, err, sizeof err);
+        float best = 0;
+        for (int k = 0; k < n; k++)
+            best = fmaxf(best, box_iou(b[k].q, px, py, px + pw, py + ph));
+        printf("plate %d px wide at x=%d: %d boxes, best IoU %.2f\n", pw, px, n, best);
+        CHECK(best >= 0.5f);
+    }
     detect_work_free(w);
     free(f);
     image_free(&plate);

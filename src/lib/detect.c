@@ -233,6 +233,98 @@ int detect_decode(detect_work *w, const nn_tensor *out, const detect_head *head,
     return n;
 }
 
+/* Runs the network on w->input (ph x pw) and checks its output's shape. */
+static const nn_tensor *forward(const nn_net *net, detect_work *w, const detect_head *hd,
+                                int pw, int ph, char *err, size_t errlen)
+{
+    nn_tensor in = {1, ph, pw, w->input};
+    const nn_tensor *out;
+    if (nn_run(net, w->nn, &in, &out, err, errlen) != 0)
+        return NULL;
+    if (out->c != DETECT_CHANNELS || out->h * hd->stride != ph || out->w * hd->stride != pw) {
+        set_err(err, errlen, "detector output is not 9 channels at its stride");
+        return NULL;
+    }
+    return out;
+}
+
+/*
+ * Resizes the frame rectangle [x0, x1) x [y0, y1) (whole pixels, inside
+ * the frame) to dw x dh and places it at (dx, dy) of a zeroed pw x ph
+ * network input. Returns -1 when out of memory.
+ */
+static int place(detect_work *w, const uint8_t *gray, int stride, int x0, int y0, int x1,
+                 int y1, int dx, int dy, int dw, int dh, int pw, int ph)
+{
+    if (reserve(&w->resized, &w->cap_resized, (size_t)dw * dh) != 0
+        || reserve(&w->input, &w->cap_input, (size_t)pw * ph) != 0)
+        return -1;
+    image_resize_gray(gray + (size_t)y0 * stride + x0, x1 - x0, y1 - y0, stride, w->resized, dw, dh);
+    memset(w->input, 0, (size_t)pw * ph * sizeof *w->input);
+    for (int y = 0; y < dh; y++)
+        memcpy(w->input + (size_t)(dy + y) * pw + dx, w->resized + (size_t)y * dw,
+               (size_t)dw * sizeof *w->input);
+    return 0;
+}
+
+static int clampi(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/*
+ * Looks again, closer, at one plate found in the whole frame: the window
+ * around it is resized into a DETECT_REFINE_W x DETECT_REFINE_H input, so
+ * that the plate spans about a hundred input pixels, and the best plate the
+ * network finds near the window's centre replaces b's corners. Returns 0
+ * (b unchanged when nothing is found there) or -1 with a reason in err.
+ */
+static int refine(const nn_net *net, detect_work *w, const detect_head *hd, const uint8_t *gray,
+                  int width, int height, int stride, detect_box *b, char *err, size_t errlen)
+{
+    float bb[4];
+    bounds(b->q, bb);
+    float cx = (bb[0] + bb[2]) / 2, cy = (bb[1] + bb[3]) / 2;
+    float cw = DETECT_REFINE_ZOOM * fmaxf(bb[2] - bb[0], 2 * (bb[3] - bb[1]));
+    float ch = cw * DETECT_REFINE_H / DETECT_REFINE_W;
+    if (!(cw >= 1) || !(cw < 1e6f))
+        return 0;
+    float wx = cx - cw / 2, wy = cy - ch / 2, k = DETECT_REFINE_W / cw;
+    int x0 = clampi((int)floorf(wx), 0, width), x1 = clampi((int)ceilf(wx + cw), 0, width);
+    int y0 = clampi((int)floorf(wy), 0, height), y1 = clampi((int)ceilf(wy + ch), 0, height);
+    int dx = clampi((int)lroundf((x0 - wx) * k), 0, DETECT_REFINE_W - 1);
+    int dy = clampi((int)lroundf((y0 - wy) * k), 0, DETECT_REFINE_H - 1);
+    int dw = clampi((int)lroundf((x1 - x0) * k), 1, DETECT_REFINE_W - dx);
+    int dh = clampi((int)lroundf((y1 - y0) * k), 1, DETECT_REFINE_H - dy);
+    if (x1 <= x0 || y1 <= y0)
+        return 0;
+    if (place(w, gray, stride, x0, y0, x1, y1, dx, dy, dw, dh, DETECT_REFINE_W, DETECT_REFINE_H) != 0) {
+        set_err(err, errlen, "detect: out of memory");
+        return -1;
+    }
+    const nn_tensor *out = forward(net, w, hd, DETECT_REFINE_W, DETECT_REFINE_H, err, errlen);
+    if (!out)
+        return -1;
+    float sx = (float)(x1 - x0) / dw, sy = (float)(y1 - y0) / dh;
+    float ox = x0 - dx * sx, oy = y0 - dy * sy;
+    detect_box near[DETECT_REFINE_PEAKS];
+    int n = detect_decode(w, out, hd, DETECT_REFINE_W, DETECT_REFINE_H, sx, sy,
+                          DETECT_REFINE_THRESHOLD, DETECT_NMS_IOU, near, DETECT_REFINE_PEAKS);
+    for (int i = 0; i < n; i++) {
+        float nb[4];
+        bounds(near[i].q, nb);
+        float ncx = (nb[0] + nb[2]) / 2 + ox, ncy = (nb[1] + nb[3]) / 2 + oy;
+        if (hypotf(ncx - cx, ncy - cy) < DETECT_REFINE_CENTRE * cw) {
+            for (int c = 0; c < 4; c++) {
+                b->q[c][0] = near[i].q[c][0] + ox;
+                b->q[c][1] = near[i].q[c][1] + oy;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
 int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width,
                int height, int stride, detect_box *boxes, int max_boxes,
                char *err, size_t errlen)
@@ -248,34 +340,32 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
         return 0;
     /* Fit the frame in max_side x max_side, rounding as det_eval.prepare. */
     double s = fmin((double)hd.max_side / width, (double)hd.max_side / height);
-    int dw = (int)floor(width * s + 0.5), dh = (int)floor(height * s + 0.5);
-    dw = dw < 1 ? 1 : dw > hd.max_side ? hd.max_side : dw;
-    dh = dh < 1 ? 1 : dh > hd.max_side ? hd.max_side : dh;
+    int dw = clampi((int)floor(width * s + 0.5), 1, hd.max_side);
+    int dh = clampi((int)floor(height * s + 0.5), 1, hd.max_side);
     int pw = (dw + hd.align - 1) / hd.align * hd.align;
     int ph = (dh + hd.align - 1) / hd.align * hd.align;
-    if (reserve(&w->resized, &w->cap_resized, (size_t)dw * dh) != 0
-        || reserve(&w->input, &w->cap_input, (size_t)pw * ph) != 0) {
+    if (place(w, gray, stride, 0, 0, width, height, 0, 0, dw, dh, pw, ph) != 0) {
         set_err(err, errlen, "detect: out of memory");
         return -1;
     }
-    image_resize_gray(gray, width, height, stride, w->resized, dw, dh);
-    for (int y = 0; y < ph; y++) {
-        float *row = w->input + (size_t)y * pw;
-        if (y < dh) {
-            memcpy(row, w->resized + (size_t)y * dw, (size_t)dw * sizeof *row);
-            memset(row + dw, 0, (size_t)(pw - dw) * sizeof *row);
-        } else {
-            memset(row, 0, (size_t)pw * sizeof *row);
-        }
-    }
-    nn_tensor in = {1, ph, pw, w->input};
-    const nn_tensor *out;
-    if (nn_run(net, w->nn, &in, &out, err, errlen) != 0)
+    const nn_tensor *out = forward(net, w, &hd, pw, ph, err, errlen);
+    if (!out)
         return -1;
-    if (out->c != DETECT_CHANNELS || out->h * hd.stride != ph || out->w * hd.stride != pw) {
-        set_err(err, errlen, "detector output is not 9 channels at its stride");
-        return -1;
+    int n = detect_decode(w, out, &hd, dw, dh, (float)width / dw, (float)height / dh,
+                          DETECT_THRESHOLD, DETECT_NMS_IOU, boxes, max_boxes);
+    /* Refined quads of two rough ones may now be one plate: keep the
+     * better-scored, as the first suppression did. */
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(boxes[i].first, boxes[i].q, sizeof boxes[i].q);
+        if (refine(net, w, &hd, gray, width, height, stride, &boxes[i], err, errlen) != 0)
+            return -1;
+        bounds(boxes[i].q, w->kept[kept]);
+        int dup = 0;
+        for (int j = 0; j < kept && !dup; j++)
+            dup = box_iou(w->kept[kept], w->kept[j]) > DETECT_NMS_IOU;
+        if (!dup)
+            boxes[kept++] = boxes[i];
     }
-    return detect_decode(w, out, &hd, dw, dh, (float)width / dw, (float)height / dh,
-                         DETECT_THRESHOLD, DETECT_NMS_IOU, boxes, max_boxes);
+    return kept;
 }

@@ -37,10 +37,26 @@
 #define DETECT_NMS_IOU 0.3f
 /* Peaks considered per frame, best first, before suppression. */
 #define DETECT_MAX_PEAKS 256
+/*
+ * The second look at each plate found (see detect_run): its window,
+ * DETECT_REFINE_ZOOM times the plate's width (or twice its height if more),
+ * is resized to this input, so a plate spans about a hundred input pixels
+ * there. The best plate scoring at least DETECT_REFINE_THRESHOLD whose
+ * centre lies within DETECT_REFINE_CENTRE window widths of the first
+ * one's replaces its corners. Chosen on photos-dev with
+ * train/det_eval.py --refine.
+ */
+#define DETECT_REFINE_W 160
+#define DETECT_REFINE_H 96
+#define DETECT_REFINE_ZOOM 1.5f
+#define DETECT_REFINE_THRESHOLD 0.2f
+#define DETECT_REFINE_CENTRE 0.25f
+#define DETECT_REFINE_PEAKS 8
 
 typedef struct detect_box {
     float q[4][2];   /* TL, TR, BR, BL in frame pixels */
     float score;     /* 0..1, the centre heatmap's peak */
+    float first[4][2];  /* q as the whole-frame pass saw it, before refining */
 } detect_box;
 
 typedef struct detect_work detect_work;
@@ -69,7 +85,11 @@ void detect_work_free(detect_work *w);
 
 /*
  * Finds plates in a width x height grey plane whose rows are `stride`
- * bytes apart. Writes up to max_boxes boxes, best score first, and returns
+ * bytes apart. Each plate found in the whole frame is then looked at again
+ * in a window around it (DETECT_REFINE_*): at whole-frame scale a plate 100
+ * pixels wide in a 1920-pixel frame spans 26 input pixels, and its corners
+ * come out rough (boxes twice too wide, or around the text line only).
+ * Writes up to max_boxes boxes, best score first, and returns
  * how many; returns -1 with a reason in err on bad arguments, a network
  * that does not fit detect_check(), or when out of memory.
  */

@@ -25,6 +25,12 @@
 /* JPEGs are decoded at reduced scale only while the plates keep enough
  * pixels for the recogniser: the long side stays at least this. */
 #define DECODE_MIN_LONG 1280
+/* A plate read below this confidence from its refined quad is read again
+ * from the detector's first, rougher quad, and the surer reading kept: the
+ * refined corners are better on the whole (photos-dev exact 64% -> 73%),
+ * but hug some plates tighter than the recogniser likes, and reading both
+ * where unsure measured 77%, with no loss from skipping sure reads. */
+#define RETRY_BELOW 0.8f
 
 extern const unsigned char anpr_model_recogniser[], anpr_model_recogniser_end[];
 extern const unsigned char anpr_model_detector[], anpr_model_detector_end[];
@@ -256,6 +262,13 @@ static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
         anpr_plate *p = &res->plates[res->n_plates];
         rc = recog_read(e->rec, ws->rw, px, w, h, stride, (const float(*)[2])ws->boxes[i].q,
                         o->country, o->max_candidates, p, err, sizeof err);
+        if (rc == ANPR_OK && !o->whole_plate && p->confidence < RETRY_BELOW) {
+            anpr_plate alt;
+            rc = recog_read(e->rec, ws->rw, px, w, h, stride, (const float(*)[2])ws->boxes[i].first,
+                            o->country, o->max_candidates, &alt, err, sizeof err);
+            if (rc == ANPR_OK && alt.confidence > p->confidence)
+                *p = alt;
+        }
         if (rc != ANPR_OK || !p->text[0])
             continue;
         p->detection_score = ws->boxes[i].score;
