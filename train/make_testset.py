@@ -4,14 +4,20 @@
 
 Lists are CSV lines `path,text,set[,x,y,w,h]` for bench/read_bench.c:
 the held-out real crops (file number ending in 0, never trained on), the
-photos of photos-dev with their plate boxes, and the fixed-seed synthetic
-GB test set, rendered to PNG files here because it is made, not stored.
+photos of photos-dev with their plate boxes, the fixed-seed synthetic GB
+test set, rendered to PNG files here because it is made, not stored, and
+GB scenes: fixed-seed synthetic GB plates on vehicle panels pasted into
+1280x720 frames, since no real UK photo with a labelled plate is to hand.
 """
-import csv, os, sys
+import csv, math, os, random, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
 import rec_data as D
-from PIL import Image
+import synth
+from PIL import Image, ImageFilter
+
+SCENE_SEED = 20261125   # never drawn by training, as synthetic_test_set's seed
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -55,7 +61,83 @@ def main():
                 im.save(p)
                 f.write(f"{p},{text},gb-synth\n")
         os.rename(lst + ".tmp", lst)
+    lst = os.path.join(out, "gb-scenes.csv")
+    if not os.path.exists(lst):
+        write_scenes(os.path.join(out, "gb-scenes"), lst + ".tmp", 300)
+        os.rename(lst + ".tmp", lst)
     print(out)
+
+
+def homography(src, dst):
+    """3x3 H with H @ src_i ~ dst_i for four point pairs."""
+    A, b = [], []
+    for (x, y), (u, v) in zip(src, dst):
+        A.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        A.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        b += [u, v]
+    return np.append(np.linalg.solve(np.array(A, float), np.array(b, float)), 1).reshape(3, 3)
+
+
+def scene(rng, backgrounds):
+    """One 1280x720 RGB frame with one GB plate: (image, text, box x,y,w,h).
+    The plate, 70 to 400 px wide, sits on a panel of car paint, and both are
+    tilted, turned and put in perspective by one homography; the frame is
+    then blurred, noised and JPEG-compressed as a camera would."""
+    W, H = 1280, 720
+    bg = rng.choice(backgrounds).resize((W, H), Image.BICUBIC)
+    plate, text, _ = synth.render_plate(rng, "gb")
+    if rng.random() < 0.3:
+        plate = synth.dirt(rng, plate)
+    pw = math.exp(rng.uniform(math.log(70), math.log(400)))
+    ph = pw * plate.size[1] / plate.size[0]
+    plate = plate.resize((max(1, round(pw)), max(1, round(ph))), Image.LANCZOS)
+    # The panel: car paint around the plate, a bumper's width and depth.
+    mx, my = rng.uniform(0.3, 1.0) * pw, rng.uniform(0.5, 1.5) * ph
+    paint = tuple(rng.randint(0, 255) for _ in range(3))
+    panel = Image.new("RGB", (round(pw + 2 * mx), round(ph + 2 * my)), paint)
+    panel.paste(plate, (round(mx), round(my)))
+    PW, PH = panel.size
+    # Where the panel's corners go: turned (yaw squeezes one side), tilted,
+    # placed so the plate stays inside the frame.
+    yaw, roll = rng.uniform(-0.25, 0.25), math.radians(rng.uniform(-8, 8))
+    src = [(0, 0), (PW, 0), (PW, PH), (0, PH)]
+    sq = [(0, -yaw * PH / 2 if yaw > 0 else 0), (PW * (1 - abs(yaw) / 2), yaw * PH / 2 if yaw < 0 else 0),
+          (PW * (1 - abs(yaw) / 2), PH - (yaw * PH / 2 if yaw < 0 else 0)), (0, PH + (yaw * PH / 2 if yaw > 0 else 0))]
+    c, s_ = math.cos(roll), math.sin(roll)
+    cx, cy = rng.uniform(pw, W - pw), rng.uniform(1.5 * ph + 40, H - 1.5 * ph - 40)
+    dst = [(cx + (x - PW / 2) * c - (y - PH / 2) * s_, cy + (x - PW / 2) * s_ + (y - PH / 2) * c) for x, y in sq]
+    Hm = homography(src, dst)
+    Hi = np.linalg.inv(Hm)
+    warped = panel.transform((W, H), Image.PERSPECTIVE, tuple((Hi / Hi[2, 2]).flatten()[:8]), Image.BICUBIC)
+    mask = Image.new("L", panel.size, 255).transform((W, H), Image.PERSPECTIVE,
+                                                      tuple((Hi / Hi[2, 2]).flatten()[:8]), Image.BILINEAR)
+    bg.paste(warped, (0, 0), mask)
+    q = np.c_[np.array([(mx, my), (mx + pw, my), (mx + pw, my + ph), (mx, my + ph)]), np.ones(4)] @ Hm.T
+    q = q[:, :2] / q[:, 2:3]
+    x0, y0 = q.min(0)
+    x1, y1 = q.max(0)
+    if rng.random() < 0.15:   # night: dark frame, the plate lit
+        bg = bg.point(lambda v, k=rng.uniform(0.3, 0.6): int(v * k))
+    if rng.random() < 0.5:
+        bg = bg.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
+    a = np.asarray(bg, np.float32)
+    a = a + np.random.default_rng(rng.randrange(1 << 30)).normal(0, rng.uniform(1, 8), a.shape)
+    bg = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+    return bg, text, (x0, y0, x1 - x0, y1 - y0)
+
+
+def write_scenes(folder, lst, n):
+    os.makedirs(folder, exist_ok=True)
+    d = os.path.join(D.DATA, "negatives")
+    names = sorted(os.listdir(d))
+    rng = random.Random(SCENE_SEED)
+    backgrounds = [Image.open(os.path.join(d, x)).convert("RGB") for x in rng.sample(names, 100)]
+    with open(lst, "w") as f:
+        for i in range(n):
+            im, text, (x, y, w, h) = scene(rng, backgrounds)
+            p = os.path.join(folder, f"{i:05d}.jpg")
+            im.save(p, quality=rng.randint(60, 92))
+            f.write(f"{p},{text},gb-scenes,{x:.0f},{y:.0f},{w:.0f},{h:.0f}\n")
 
 
 if __name__ == "__main__":
