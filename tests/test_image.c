@@ -1189,6 +1189,33 @@ static void test_warp_resize(void)
             bad += fabsf(a[y * 20 + x] - (top + f * (bot - top)) / 255.0f) > 1e-5f;
         }
     CHECK(bad == 0, "mixed shrink and grow: %d off", bad);
+    /* Wider than the columns one span of sums holds (2048): a 5000-wide
+     * strip, shrunk, against exact area averages worked in doubles. */
+    enum { LW = 5000, LH = 3 };
+    static uint8_t strip[LH * LW];
+    for (int i = 0; i < LH * LW; i++)
+        strip[i] = (uint8_t)rng();
+    int widths[] = {7, 1, 2500};
+    for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
+        int dw = widths[k];
+        float *o = malloc(sizeof *o * (size_t)dw);
+        CHECK(o != NULL, "out of memory");
+        if (!o)
+            break;
+        image_resize_gray(strip, LW, LH, LW, o, dw, 1);
+        bad = 0;
+        for (int i = 0; i < dw; i++) {
+            double x0 = (double)i * LW / dw, x1 = (double)(i + 1) * LW / dw, sum = 0;
+            for (int x = (int)x0; x < LW && x < x1; x++) {
+                double w = fmin(x + 1, x1) - fmax(x, x0);
+                for (int y = 0; y < LH; y++)
+                    sum += w * strip[y * LW + x];
+            }
+            bad += fabs(o[i] - sum / (x1 - x0) / LH / 255) > 1e-4;
+        }
+        CHECK(bad == 0, "5000 wide to %d: %d off", dw, bad);
+        free(o);
+    }
     uint8_t one = 200;
     image_resize_gray(&one, 1, 1, 1, a, 5, 3);
     bad = 0;

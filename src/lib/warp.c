@@ -119,15 +119,46 @@ static inline taps axis_taps(int i, int s, int d)
     return t;
 }
 
-/* Weighted sum of one source row over the horizontal taps. */
-static inline float row_sum(const uint8_t *row, taps tx)
+/* acc[x - x0] for x0 <= x < x1: source column x summed down the vertical
+ * taps. Plain loops over x, which the compiler vectorises. */
+static void column_sums(const uint8_t *restrict src, size_t sstride, taps ty, int x0, int x1,
+                        float *restrict acc)
 {
-    float sum = tx.w_first * row[tx.first];
-    if (tx.last > tx.first) {
-        unsigned mid = 0;
-        for (int k = tx.first + 1; k < tx.last; k++)
-            mid += row[k];
-        sum += (float)mid + tx.w_last * row[tx.last];
+    const uint8_t *r = src + (size_t)ty.first * sstride;
+    int n = x1 - x0;
+    for (int x = 0; x < n; x++)
+        acc[x] = ty.w_first * (float)r[x0 + x];
+    if (ty.last == ty.first)
+        return;
+    for (int l = ty.first + 1; l < ty.last; l++) {
+        r = src + (size_t)l * sstride;
+        for (int x = 0; x < n; x++)
+            acc[x] += (float)r[x0 + x];
+    }
+    r = src + (size_t)ty.last * sstride;
+    for (int x = 0; x < n; x++)
+        acc[x] += ty.w_last * (float)r[x0 + x];
+}
+
+/* The part of tx's weighted sum over columns x0 <= x < x1, whose column
+ * sums acc holds from x0. */
+static float span_sum(const float *acc, taps tx, int x0, int x1)
+{
+    if (tx.first >= x0 && tx.last < x1) {   /* all in this span: no tests per tap */
+        const float *a = acc - x0;
+        float sum = tx.w_first * a[tx.first];
+        if (tx.last > tx.first) {
+            for (int x = tx.first + 1; x < tx.last; x++)
+                sum += a[x];
+            sum += tx.w_last * a[tx.last];
+        }
+        return sum;
+    }
+    int lo = tx.first > x0 ? tx.first : x0, hi = tx.last < x1 - 1 ? tx.last : x1 - 1;
+    float sum = 0;
+    for (int x = lo; x <= hi; x++) {
+        float w = x == tx.first ? tx.w_first : x == tx.last ? tx.w_last : 1.0f;
+        sum += w * acc[x - x0];
     }
     return sum;
 }
@@ -136,29 +167,36 @@ void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
                        float *dst, int dw, int dh)
 {
     /*
-     * Columns go in blocks whose horizontal taps fit on the stack, so the
-     * taps are worked out once per column rather than once per pixel.
+     * Separable: each output row first sums its source rows column by
+     * column (vectorised, every source byte read once), then each output
+     * pixel sums its columns of that. Output columns go in blocks whose
+     * horizontal taps fit on the stack, and source columns in spans whose
+     * sums do, so nothing is allocated whatever the ratio.
      */
-    enum { BLOCK = 256 };
+    enum { BLOCK = 256, SPAN = 2048 };
     taps tx[BLOCK];
+    float acc[SPAN];
     for (int i0 = 0; i0 < dw; i0 += BLOCK) {
         int n = dw - i0 < BLOCK ? dw - i0 : BLOCK;
         for (int i = 0; i < n; i++)
             tx[i] = axis_taps(i0 + i, sw, dw);
+        int lo = tx[0].first, hi = tx[n - 1].last + 1;
         for (int j = 0; j < dh; j++) {
             taps ty = axis_taps(j, sh, dh);
-            const uint8_t *r_first = src + (size_t)ty.first * (size_t)sstride;
-            const uint8_t *r_last = src + (size_t)ty.last * (size_t)sstride;
             float *out = dst + (size_t)j * (size_t)dw + i0;
-            for (int i = 0; i < n; i++) {
-                float sum = ty.w_first * row_sum(r_first, tx[i]);
-                if (ty.last > ty.first) {
-                    for (int l = ty.first + 1; l < ty.last; l++)
-                        sum += row_sum(src + (size_t)l * (size_t)sstride, tx[i]);
-                    sum += ty.w_last * row_sum(r_last, tx[i]);
-                }
-                out[i] = sum * (tx[i].norm * ty.norm / 255.0f);
+            for (int i = 0; i < n; i++)
+                out[i] = 0;
+            int open = 0;   /* the first output column with taps still ahead */
+            for (int x0 = lo; x0 < hi; x0 += SPAN) {
+                int x1 = hi - x0 < SPAN ? hi : x0 + SPAN;
+                column_sums(src, (size_t)sstride, ty, x0, x1, acc);
+                for (int i = open; i < n && tx[i].first < x1; i++)
+                    out[i] += span_sum(acc, tx[i], x0, x1);
+                while (open < n && tx[open].last < x1)
+                    open++;
             }
+            for (int i = 0; i < n; i++)
+                out[i] *= tx[i].norm * ty.norm / 255.0f;
         }
     }
 }
