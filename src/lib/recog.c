@@ -107,6 +107,17 @@ static float dist(const float a[2], const float b[2])
 static void rectify(recog_work *w, const uint8_t *g, int gw, int gh, int gs,
                     const float q[4][2], float *dst, int iw, int dw, int dh)
 {
+    /* An upright rectangle on whole pixels (a whole-plate crop, say) is a
+     * plain resize: exact area averaging, as in training, and faster. */
+    int x0 = (int)q[0][0], y0 = (int)q[0][1], x1 = (int)q[2][0], y1 = (int)q[2][1];
+    if (q[0][0] == x0 && q[0][1] == y0 && q[2][0] == x1 && q[2][1] == y1 && q[1][0] == x1
+        && q[1][1] == y0 && q[3][0] == x0 && q[3][1] == y1 && x0 >= 0 && y0 >= 0 && x1 <= gw
+        && y1 <= gh && x1 > x0 && y1 > y0) {
+        image_resize_gray(g + (size_t)y0 * gs + x0, x1 - x0, y1 - y0, gs, w->super, dw, dh);
+        for (int y = 0; y < dh; y++)
+            memcpy(dst + (size_t)y * iw, w->super + (size_t)y * dw, sizeof *dst * (size_t)dw);
+        return;
+    }
     float qw = fmaxf(dist(q[0], q[1]), dist(q[3], q[2]));
     float qh = fmaxf(dist(q[0], q[3]), dist(q[1], q[2]));
     int s = (int)fminf(fmaxf(qw / dw, qh / dh), MAX_SUPER);
