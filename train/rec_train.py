@@ -57,6 +57,10 @@ class Recogniser(nn.Module):
         nnfile.write(path, "recogniser", (1, D.IN_H, D.IN_W), meta, nnfile.resolve_inputs(layers))
 
 
+POOL_WEIGHT = {"br": 0.4, "br-mercosur": 0.1, "us": 0.5}
+POOLS = sorted(POOL_WEIGHT)
+
+
 class Stream(torch.utils.data.IterableDataset):
     """Endless batches; synthetic two thirds, real one third."""
     def __init__(self, seed, batch, real_frac=0.35):
@@ -67,12 +71,17 @@ class Stream(torch.utils.data.IterableDataset):
         reals = D.load_real("train")
         by_country = {}
         for s in reals:
-            by_country.setdefault(s[2], []).append(s)
+            # Mercosur plates are 4% of the Brazilian crops, and their fifth
+            # character (a letter where old plates have a digit) was being
+            # read as the digit it resembles: give them a pool of their own.
+            mercosur = s[2] == "br" and len(s[1]) == 7 and s[1][4].isalpha()
+            by_country.setdefault("br-mercosur" if mercosur else s[2], []).append(s)
         while True:
             xs, ys = [], []
             for _ in range(self.batch):
                 if rng.random() < self.real_frac:
-                    x, t = D.real(rng, rng.choice(by_country[rng.choice(sorted(by_country))]))
+                    pool = rng.choices(POOLS, [POOL_WEIGHT[k] for k in POOLS])[0]
+                    x, t = D.real(rng, rng.choice(by_country[pool]))
                 else:
                     x, t = D.synthetic(rng)
                 xs.append(x)

@@ -129,21 +129,61 @@ def char_image(rng, ch, h, w, source, font_file):
     return ink.resize((cw, h), Image.BILINEAR)
 
 
-def draw_groups(rng, plate, groups, box, ink_colour, source, font_file):
-    """Lays groups out in box (x0, y0, x1, y1) with GB proportions."""
+def emblem(rng, plate, x, y, w, h):
+    """A seal, crest or shield in the w x h cell at (x, y): the German
+    registration and state seals (two stacked discs), the Croatian and
+    Slovenian crests and the Swiss canton shield (chequered or banded
+    shields). The reader must see them as no character at all."""
+    d = ImageDraw.Draw(plate)
+    col = lambda: tuple(rng.randint(0, 255) for _ in range(3))
+    kind = rng.randrange(3)
+    if kind == 0:   # two seals, one above the other
+        r = max(2, min(w // 2, h // 4))
+        cx = x + w // 2
+        for cy in (y + h // 4, y + 3 * h // 4):
+            d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=col(), outline=col())
+            if rng.random() < 0.6:
+                d.ellipse([cx - r // 2, cy - r // 2, cx + r // 2, cy + r // 2], fill=col())
+    elif kind == 1:  # a shield, chequered or banded
+        top, bot = y + h // 5, y + 4 * h // 5
+        d.polygon([(x, top), (x + w, top), (x + w, bot - h // 8), (x + w // 2, bot), (x, bot - h // 8)],
+                  fill=col(), outline=col())
+        n = rng.randint(2, 4)
+        for i in range(n):
+            for j in range(n):
+                if (i + j) % 2 and rng.random() < 0.8:
+                    sx, sy = x + i * w // n, top + j * (bot - top) // n
+                    d.rectangle([sx, sy, sx + w // n, sy + (bot - top) // n], fill=col())
+    else:            # one round badge
+        r = max(2, min(w, h) // 2 - 1)
+        cx, cy = x + w // 2, y + h // 2
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=col(), outline=col(), width=max(1, r // 4))
+
+
+def draw_groups(rng, plate, groups, box, ink_colour, source, font_file, emblems=()):
+    """Lays groups out in box (x0, y0, x1, y1) with GB proportions; an
+    emblem is drawn in the gap after each group index in `emblems` (-1:
+    before the first group)."""
     x0, y0, x1, y1 = box
     h = int((y1 - y0) * rng.uniform(0.72, 0.86))
     cw = int(h * 50 / 79 * rng.uniform(0.85, 1.1))
     gap = int(h * 11 / 79 * rng.uniform(0.6, 1.4))
     ggap = int(h * 33 / 79 * rng.uniform(0.5, 1.3))
+    egap = int(h * rng.uniform(0.75, 1.0))
+    gaps = [egap if i in emblems else ggap for i in range(len(groups) - 1)]
+    lead = egap if -1 in emblems else 0
     n = sum(len(g) for g in groups)
-    total = n * cw + (n - len(groups)) * gap + (len(groups) - 1) * ggap
+    total = lead + n * cw + (n - len(groups)) * gap + sum(gaps)
     if total > x1 - x0:
         s = (x1 - x0) / total
-        cw, gap, ggap = max(3, int(cw * s)), int(gap * s), int(ggap * s)
-        total = n * cw + (n - len(groups)) * gap + (len(groups) - 1) * ggap
+        cw, gap, lead = max(3, int(cw * s)), int(gap * s), int(lead * s)
+        gaps = [int(g * s) for g in gaps]
+        total = lead + n * cw + (n - len(groups)) * gap + sum(gaps)
     x = x0 + (x1 - x0 - total) // 2 + rng.randint(-2, 2)
     y = y0 + (y1 - y0 - h) // 2 + rng.randint(-1, 1)
+    if lead:
+        emblem(rng, plate, x + lead // 8, y, lead * 3 // 4, h)
+        x += lead
     solid = Image.new("RGB", (cw, h), ink_colour)
     for gi, g in enumerate(groups):
         for ci, ch in enumerate(g):
@@ -151,7 +191,10 @@ def draw_groups(rng, plate, groups, box, ink_colour, source, font_file):
             dx = (cw - m.size[0]) // 2
             plate.paste(solid.crop((0, 0) + m.size), (x + dx, y), m)
             x += cw + (gap if ci < len(g) - 1 else 0)
-        x += ggap
+        if gi < len(gaps):
+            if gi in emblems:
+                emblem(rng, plate, x + gaps[gi] // 6, y, gaps[gi] * 2 // 3, h)
+            x += gaps[gi]
 
 
 def small_text(rng, plate, box, colour):
@@ -243,7 +286,12 @@ def render_plate(rng=random, style=None):
         draw_groups(rng, plate, [groups[0]], (x0, y0, x1, mid), ink, source, font_file)
         draw_groups(rng, plate, groups[1:] or [""], (x0, mid, x1, y1), ink, source, font_file)
     else:
-        draw_groups(rng, plate, groups, (x0, y0, x1, y1), ink, source, font_file)
+        # Seals and crests between groups (Germany, Croatia, Slovenia) or
+        # before them (Swiss cantons), which were read as 9, O or J.
+        emblems = ()
+        if style == "eu" and len(groups) > 1 and rng.random() < 0.4:
+            emblems = (rng.randrange(len(groups) - 1),) if rng.random() < 0.8 else (-1,)
+        draw_groups(rng, plate, groups, (x0, y0, x1, y1), ink, source, font_file, emblems)
     d = ImageDraw.Draw(plate)
     if rng.random() < 0.4:
         t = rng.randint(1, 4)
