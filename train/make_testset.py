@@ -3,7 +3,8 @@
     /usr/bin/python3 train/make_testset.py [OUT]
 
 Lists are CSV lines `path,text,set[,x,y,w,h]` for bench/read_bench.c:
-the held-out real crops (file number ending in 0, never trained on), the
+the held-out real crops (file number ending in 0, never trained on; for
+Europe the hand-read ones of train/labels/plate-crops-eu.csv), the
 photos of photos-dev with their plate boxes, the fixed-seed synthetic GB
 test set, rendered to PNG files here because it is made, not stored, and
 GB scenes: fixed-seed synthetic GB plates on vehicle panels pasted into
@@ -31,6 +32,10 @@ def main():
             for row in csv.DictReader(open(os.path.join(d, "labels.csv"))):
                 if D.file_number(row["image"]) % 10 == 0:
                     f.write(f"{os.path.join(d, row['image'])},{row['plate'].upper()},{country}-crops\n")
+        # European crops come unlabelled; these the project read by hand.
+        d = os.path.join(D.DATA, "plate-crops-eu")
+        for row in csv.DictReader(open(os.path.join(ROOT, "train", "labels", "plate-crops-eu.csv"))):
+            f.write(f"{os.path.join(d, row['image'])},{row['plate']},eu-crops\n")
     d = os.path.join(D.DATA, "photos-dev")
     by_size = {}
     with open(os.path.join(out, "photos-dev.csv"), "w") as f:
