@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np
 import rec_data as D
 import synth
+from geom import apply_h, homography
 from PIL import Image, ImageFilter
 
 SCENE_SEED = 20261125   # never drawn by training, as synthetic_test_set's seed
@@ -73,16 +74,6 @@ def main():
     print(out)
 
 
-def homography(src, dst):
-    """3x3 H with H @ src_i ~ dst_i for four point pairs."""
-    A, b = [], []
-    for (x, y), (u, v) in zip(src, dst):
-        A.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        A.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    return np.append(np.linalg.solve(np.array(A, float), np.array(b, float)), 1).reshape(3, 3)
-
-
 def scene(rng, backgrounds):
     """One 1280x720 RGB frame with one GB plate: (image, text, box x,y,w,h).
     The plate, 70 to 400 px wide, sits on a panel of car paint, and both are
@@ -117,8 +108,7 @@ def scene(rng, backgrounds):
     mask = Image.new("L", panel.size, 255).transform((W, H), Image.PERSPECTIVE,
                                                       tuple((Hi / Hi[2, 2]).flatten()[:8]), Image.BILINEAR)
     bg.paste(warped, (0, 0), mask)
-    q = np.c_[np.array([(mx, my), (mx + pw, my), (mx + pw, my + ph), (mx, my + ph)]), np.ones(4)] @ Hm.T
-    q = q[:, :2] / q[:, 2:3]
+    q = apply_h(Hm, [(mx, my), (mx + pw, my), (mx + pw, my + ph), (mx, my + ph)])
     x0, y0 = q.min(0)
     x1, y1 = q.max(0)
     if rng.random() < 0.15:   # night: dark frame, the plate lit
