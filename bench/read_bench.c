@@ -9,7 +9,8 @@
  * --whole-plate the whole photo is read (decode included in the time) and a
  * plate counts as found when a reading's box overlaps the labelled box at
  * IoU >= 0.5. Prints exact-match top-1 and top-N per set and overall, the
- * median and 90th percentile milliseconds, and the peak memory. With
+ * misses by cause, the median and 90th percentile milliseconds, and the
+ * peak memory. With
  * --threads N it then reads every listed file again with N threads sharing
  * one engine and prints the throughput, as wall milliseconds per file.
  */
@@ -27,9 +28,14 @@
 
 #define MAX_SETS 16
 
+/* Counts per set; the misses by cause: no plate at the label's box
+ * (nowhere, or a plate elsewhere reading the right text: a box placed
+ * wrong), or a plate there misread (the right text among its candidates,
+ * or not). */
 typedef struct set_stats {
     char name[32];
     int n, top1, topn, found, errors;
+    int not_found, box_off, misread_topn, misread;
 } set_stats;
 
 static set_stats *stats_for(set_stats *s, int *n, const char *name)
@@ -186,6 +192,16 @@ int main(int argc, char **argv)
                 hitn |= !strcmp(p->candidates[i].text, text);
             s->top1 += hit1;
             s->topn += hitn;
+            if (!p) {
+                int elsewhere = 0;
+                for (int i = 0; i < r.n_plates; i++)
+                    elsewhere |= !strcmp(r.plates[i].text, text);
+                s->box_off += elsewhere;
+                s->not_found += !elsewhere;
+            } else if (!hit1) {
+                s->misread_topn += hitn;
+                s->misread += !hitn;
+            }
             if (verbose && !hit1)
                 printf("MISS %s want %s got %s (%.2f)%s\n", path, text, p ? p->text : "-",
                        p ? p->confidence : 0.0, hitn ? " [in top-N]" : "");
@@ -199,9 +215,18 @@ int main(int argc, char **argv)
         if (i < nsets) {
             all.n += s->n, all.top1 += s->top1, all.topn += s->topn;
             all.found += s->found, all.errors += s->errors;
+            all.not_found += s->not_found, all.box_off += s->box_off;
+            all.misread_topn += s->misread_topn, all.misread += s->misread;
         }
         printf("%-14s %6d %7.2f%% %7.2f%% %7.2f%% %6d\n", s->name, s->n, 100.0 * s->top1 / (s->n ? s->n : 1),
                100.0 * s->topn / (s->n ? s->n : 1), 100.0 * s->found / (s->n ? s->n : 1), s->errors);
+    }
+    printf("misses by cause:\n%-14s %9s %9s %12s %9s\n", "set", "not found", "box off",
+           "misread,topN", "misread");
+    for (int i = 0; i <= nsets; i++) {
+        const set_stats *s = i < nsets ? &sets[i] : &all;
+        printf("%-14s %9d %9d %12d %9d\n", s->name, s->not_found, s->box_off, s->misread_topn,
+               s->misread);
     }
     qsort(times, (size_t)nt, sizeof *times, bench_cmp_double);
     struct rusage ru;
