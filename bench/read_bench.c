@@ -10,9 +10,9 @@
  * plate counts as found when a reading's box overlaps the labelled box at
  * IoU >= 0.5. Prints exact-match top-1 and top-N per set and overall, the
  * misses by cause, the median and 90th percentile milliseconds, and the
- * peak memory. With
- * --threads N it then reads every listed file again with N threads sharing
- * one engine and prints the throughput, as wall milliseconds per file.
+ * peak memory. With --threads N it then reads every listed file again with
+ * N threads sharing one engine and prints the throughput, as wall
+ * milliseconds per file.
  */
 #include <math.h>
 #include <pthread.h>
