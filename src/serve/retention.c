@@ -11,8 +11,6 @@
 int retention_run(server *s, int64_t now_ms, int64_t *deleted)
 {
     int64_t cutoff = now_ms - (int64_t)s->retention_days * WHEN_DAY_MS;
-    if (s->st->ops->delete_reads_before(s->st, cutoff, deleted) != STORE_OK)
-        return -1;
     store_audit a;
     memset(&a, 0, sizeof a);
     char when[32], query[96];
@@ -23,7 +21,9 @@ int retention_run(server *s, int64_t now_ms, int64_t *deleted)
     snprintf(a.action, sizeof a.action, "retention");
     snprintf(a.purpose, sizeof a.purpose, "reads are kept %d days", s->retention_days);
     a.query = query;
-    a.result_count = *deleted;
     a.result = "[]";
-    return s->st->ops->audit_append(s->st, &a) == STORE_OK ? 0 : -1;
+    /* The store appends the record in the deleting transaction: a separate
+     * append could be lost to a crash after the deletion committed. */
+    return s->st->ops->delete_reads_before(s->st, cutoff, &a, deleted) == STORE_OK
+        ? 0 : -1;
 }

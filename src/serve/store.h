@@ -303,11 +303,22 @@ typedef struct store_ops {
 
     /*
      * Deletes every read (and its images) older than cutoff_ms, and the
-     * alerts that point at them; *deleted says how many reads went.
-     * PostgreSQL drops whole day partitions where it can.
+     * alerts that point at them, and records it: each transaction that
+     * deletes appends a copy of *a to the audit log (see audit_append)
+     * with result_count set to the reads it deleted, before it commits.
+     * So a crash can never leave a deletion without its record, nor a
+     * record of a deletion that did not happen. *deleted says how many
+     * reads went in all; *a is left as the last record appended.
+     *
+     * SQLite does it all in one transaction: one record, even when nothing
+     * went. PostgreSQL drops each whole day partition in a transaction of
+     * its own (one record each), so ingest waits for one day at most, then
+     * deletes what is left row by row in a last one, which always records.
+     * On failure the days dropped before it stay dropped, recorded and
+     * counted in *deleted.
      */
     store_code (*delete_reads_before)(store *s, int64_t cutoff_ms,
-                                      int64_t *deleted);
+                                      store_audit *a, int64_t *deleted);
 
     /* --- investigations (all within [from_ms, to_ms], 0 = unbounded) --- */
 

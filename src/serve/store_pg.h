@@ -181,6 +181,11 @@ store_code pgs_bump_hotlist_gen(pgs_conn *c);
 store_code pgs_insert_alerts(pgs_conn *c, const store_read *reads,
                              const store_insert *status, size_t n);
 
+/* Appends an audit record inside the connection's open transaction, so a
+ * change and its record commit together (store_pg_lists.c). Shared by
+ * audit_append and delete_reads_before. */
+store_code pgs_audit_insert(pgs_conn *c, store_audit *a);
+
 /* Ends the listener thread (close()). */
 void pgs_listener_stop(pgs_store *s);
 
@@ -190,7 +195,7 @@ store_code pgs_search_reads(store *, const store_query *, store_read_cb, void *)
 store_code pgs_get_read(store *, const char *, store_read *);
 store_code pgs_get_image(store *, const char *, store_image, void **, size_t *);
 store_code pgs_count_reads(store *, int64_t *);
-store_code pgs_delete_reads_before(store *, int64_t, int64_t *);
+store_code pgs_delete_reads_before(store *, int64_t, store_audit *, int64_t *);
 store_code pgs_first_last_seen(store *, const char *, int64_t, int64_t,
                                store_read *, store_read *, int64_t *);
 store_code pgs_convoy(store *, const char *, int64_t, int64_t, int64_t, int,

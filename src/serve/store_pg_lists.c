@@ -533,48 +533,46 @@ static const pgs_stmt st_audit_list = {
     " WHERE id > $1::bigint ORDER BY id LIMIT $2::integer"
 };
 
+store_code pgs_audit_insert(pgs_conn *c, store_audit *a)
+{
+    /* The lock makes reading the head and adding the next one atomic
+     * across nodes, so the chain never forks. */
+    PGresult *r = pgs_run(c, &st_audit_lock, 0, NULL, NULL, NULL, 0, "audit",
+                          NULL);
+    if (!r)
+        return STORE_ERR;
+    PQclear(r);
+    if (!(r = pgs_run(c, &st_audit_head, 0, NULL, NULL, NULL, 0, "audit", NULL)))
+        return STORE_ERR;
+    if (PQntuples(r))
+        pgs_get_text(r, 0, 0, a->prev_hash, sizeof a->prev_hash);
+    else
+        snprintf(a->prev_hash, sizeof a->prev_hash, "%064d", 0);
+    PQclear(r);
+    store_audit_hash(a, a->prev_hash, a->hash);
+    pgs_num n[2];
+    const char *vals[11] = {
+        pgs_i64(&n[0], a->time_ms), a->who, a->action, a->purpose,
+        a->justification, a->authorisation, a->query ? a->query : "",
+        pgs_i64(&n[1], a->result_count), a->result ? a->result : "",
+        a->prev_hash, a->hash
+    };
+    if (!(r = pgs_run(c, &st_audit_insert, 11, vals, NULL, NULL, 0, "audit", NULL)))
+        return STORE_ERR;
+    a->id = pgs_get_i64(r, 0, 0);
+    PQclear(r);
+    return STORE_OK;
+}
+
 store_code pgs_audit_append(store *base, store_audit *a)
 {
     pgs_store *s = (pgs_store *)base;
     pgs_conn *c = pgs_get(s);
     if (!c)
         return STORE_ERR;
-    /* The lock makes reading the head and adding the next one atomic
-     * across nodes, so the chain never forks. */
     store_code rc = pgs_cmd(c, "BEGIN", NULL);
-    PGresult *r = NULL;
-    if (rc == STORE_OK && !(r = pgs_run(c, &st_audit_lock, 0, NULL, NULL, NULL,
-                                        0, "audit", NULL)))
-        rc = STORE_ERR;
-    PQclear(r);
-    r = NULL;
-    if (rc == STORE_OK && !(r = pgs_run(c, &st_audit_head, 0, NULL, NULL, NULL,
-                                        0, "audit", NULL)))
-        rc = STORE_ERR;
-    if (rc == STORE_OK) {
-        if (PQntuples(r))
-            pgs_get_text(r, 0, 0, a->prev_hash, sizeof a->prev_hash);
-        else
-            snprintf(a->prev_hash, sizeof a->prev_hash, "%064d", 0);
-        store_audit_hash(a, a->prev_hash, a->hash);
-    }
-    PQclear(r);
-    r = NULL;
-    if (rc == STORE_OK) {
-        pgs_num n[2];
-        const char *vals[11] = {
-            pgs_i64(&n[0], a->time_ms), a->who, a->action, a->purpose,
-            a->justification, a->authorisation, a->query ? a->query : "",
-            pgs_i64(&n[1], a->result_count), a->result ? a->result : "",
-            a->prev_hash, a->hash
-        };
-        r = pgs_run(c, &st_audit_insert, 11, vals, NULL, NULL, 0, "audit", NULL);
-        if (r)
-            a->id = pgs_get_i64(r, 0, 0);
-        else
-            rc = STORE_ERR;
-        PQclear(r);
-    }
+    if (rc == STORE_OK)
+        rc = pgs_audit_insert(c, a);
     rc = pgs_end(c, rc);
     pgs_put(s, c);
     return rc;

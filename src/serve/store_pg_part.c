@@ -1,6 +1,7 @@
 /*
  * store_pg_part.c: the day partitions of reads: making them before a batch
- * needs them, and retention, which drops whole days.
+ * needs them, and retention, which drops whole days, each in a transaction
+ * with its audit record.
  *
  * Each process remembers which days it has seen made, so a batch for known
  * days costs nothing extra; only a new day (typically once a day, or for a
@@ -153,8 +154,32 @@ static const pgs_stmt st_delete_rows = {
     " SELECT count(*) FROM gone"
 };
 
+/*
+ * Runs st, which deletes reads and answers how many, in a transaction that
+ * also appends *a with that count, so the deletion and its record commit
+ * together or not at all. Nothing deleted is recorded only when always.
+ */
+static store_code pgs_delete_audited(pgs_conn *c, const pgs_stmt *st,
+                                     int64_t arg, int always, store_audit *a,
+                                     const char *what)
+{
+    pgs_num num;
+    const char *vals[1] = {pgs_i64(&num, arg)};
+    store_code rc = pgs_cmd(c, "BEGIN", NULL);
+    PGresult *r = NULL;
+    if (rc == STORE_OK && !(r = pgs_run(c, st, 1, vals, NULL, NULL, 0, what, NULL)))
+        rc = STORE_ERR;
+    if (r) {
+        a->result_count = pgs_get_i64(r, 0, 0);
+        PQclear(r);
+    }
+    if (rc == STORE_OK && (always || a->result_count))
+        rc = pgs_audit_insert(c, a);
+    return pgs_end(c, rc);
+}
+
 store_code pgs_delete_reads_before(store *base, int64_t cutoff_ms,
-                                   int64_t *deleted)
+                                   store_audit *a, int64_t *deleted)
 {
     pgs_store *s = (pgs_store *)base;
     pgs_conn *c = pgs_get(s);
@@ -167,18 +192,13 @@ store_code pgs_delete_reads_before(store *base, int64_t cutoff_ms,
     if (days) {
         rc = STORE_OK;
         /* One transaction per day, so ingest waits for one day at most. */
-        for (int i = 0; i < PQntuples(days) && rc == STORE_OK; i++) {
+        for (int i = 0; i < PQntuples(days); i++) {
             int64_t day = pgs_get_i64(days, i, 0);
-            pgs_num num;
-            const char *vals[1] = {pgs_i64(&num, day)};
-            PGresult *r = pgs_run(c, &st_drop_day, 1, vals, NULL, NULL, 0,
-                                  "dropping a day partition", NULL);
-            if (!r) {
-                rc = STORE_ERR;
+            rc = pgs_delete_audited(c, &st_drop_day, day, 0, a,
+                                    "dropping a day partition");
+            if (rc != STORE_OK)
                 break;
-            }
-            *deleted += pgs_get_i64(r, 0, 0);
-            PQclear(r);
+            *deleted += a->result_count;
             pthread_mutex_lock(&s->dlock);
             pgs_days_remove(&s->days, day);
             pthread_mutex_unlock(&s->dlock);
@@ -186,16 +206,10 @@ store_code pgs_delete_reads_before(store *base, int64_t cutoff_ms,
         PQclear(days);
     }
     if (rc == STORE_OK) {
-        pgs_num num;
-        const char *vals[1] = {pgs_i64(&num, cutoff_ms)};
-        PGresult *r = pgs_run(c, &st_delete_rows, 1, vals, NULL, NULL, 0,
-                              "deleting old reads", NULL);
-        if (r) {
-            *deleted += pgs_get_i64(r, 0, 0);
-            PQclear(r);
-        } else {
-            rc = STORE_ERR;
-        }
+        rc = pgs_delete_audited(c, &st_delete_rows, cutoff_ms, 1, a,
+                                "deleting old reads");
+        if (rc == STORE_OK)
+            *deleted += a->result_count;
     }
     pgs_put(s, c);
     return rc;

@@ -100,7 +100,7 @@ store_code sq_search_reads(store *, const store_query *, store_read_cb, void *);
 store_code sq_get_read(store *, const char *, store_read *);
 store_code sq_get_image(store *, const char *, store_image, void **, size_t *);
 store_code sq_count_reads(store *, int64_t *);
-store_code sq_delete_reads_before(store *, int64_t, int64_t *);
+store_code sq_delete_reads_before(store *, int64_t, store_audit *, int64_t *);
 store_code sq_first_last_seen(store *, const char *, int64_t, int64_t,
                               store_read *, store_read *, int64_t *);
 store_code sq_convoy(store *, const char *, int64_t, int64_t, int64_t, int,
@@ -132,6 +132,11 @@ store_code sq_ack_alert(store *, int64_t, const char *, const char *, int64_t);
 store_code sq_wait_alerts(store *, int64_t, int, store_alert_cb, void *);
 store_code sq_audit_append(store *, store_audit *);
 store_code sq_audit_list(store *, int64_t, store_audit_cb, void *);
+
+/* Appends an audit record on the writer, inside the current write
+ * transaction, so a change and its record commit together. Shared by
+ * audit_append and delete_reads_before. */
+store_code sq_audit_insert(sq_store *s, store_audit *a);
 
 /* Inserts one alert row on the writer (inside a transaction); *id is 0 when
  * it existed already. Shared by insert_reads and create_alert. */

@@ -206,16 +206,12 @@ store_code sq_wait_alerts(store *base, int64_t after_id, int timeout_ms,
 #define AUDIT_COLS "id, time_ms, who, action, purpose, justification," \
     " authorisation, query, result_count, result, prev_hash, hash"
 
-store_code sq_audit_append(store *base, store_audit *a)
+store_code sq_audit_insert(sq_store *s, store_audit *a)
 {
-    sq_store *s = (sq_store *)base;
-    store_code rc = sq_begin(s);
-    if (rc != STORE_OK)
-        return rc;
     sqlite3_stmt *st = sq_prepare(s->writer,
                                   "SELECT hash FROM audit ORDER BY id DESC LIMIT 1");
     if (!st)
-        return sq_end(s, STORE_ERR);
+        return STORE_ERR;
     memset(a->prev_hash, '0', STORE_HASH_HEX - 1);
     a->prev_hash[STORE_HASH_HEX - 1] = 0;
     int step = sqlite3_step(st);
@@ -223,13 +219,13 @@ store_code sq_audit_append(store *base, store_audit *a)
         sq_col_text(st, 0, a->prev_hash, sizeof a->prev_hash);
     sqlite3_finalize(st);
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-        return sq_end(s, sq_fail(s->writer, "audit"));
+        return sq_fail(s->writer, "audit");
     store_audit_hash(a, a->prev_hash, a->hash);
     st = sq_prepare(s->writer, "INSERT INTO audit(time_ms, who, action, purpose,"
                     " justification, authorisation, query, result_count, result,"
                     " prev_hash, hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
     if (!st)
-        return sq_end(s, STORE_ERR);
+        return STORE_ERR;
     sqlite3_bind_int64(st, 1, a->time_ms);
     sqlite3_bind_text(st, 2, a->who, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, a->action, -1, SQLITE_STATIC);
@@ -241,12 +237,21 @@ store_code sq_audit_append(store *base, store_audit *a)
     sqlite3_bind_text(st, 9, a->result ? a->result : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, a->prev_hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, a->hash, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = sq_fail(s->writer, "audit");
-    else
+    store_code rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK
+                                                    : sq_fail(s->writer, "audit");
+    if (rc == STORE_OK)
         a->id = sqlite3_last_insert_rowid(s->writer);
     sqlite3_finalize(st);
-    return sq_end(s, rc);
+    return rc;
+}
+
+store_code sq_audit_append(store *base, store_audit *a)
+{
+    sq_store *s = (sq_store *)base;
+    store_code rc = sq_begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    return sq_end(s, sq_audit_insert(s, a));
 }
 
 store_code sq_audit_list(store *base, int64_t after_id, store_audit_cb cb,

@@ -285,34 +285,39 @@ store_code sq_count_reads(store *base, int64_t *n)
     return sq_one_int((sq_store *)base, "SELECT count(*) FROM reads", n);
 }
 
-store_code sq_delete_reads_before(store *base, int64_t cutoff_ms, int64_t *deleted)
+/* Runs one retention DELETE bound to the cutoff on the writer. */
+static store_code delete_before(sq_store *s, const char *sql, int64_t cutoff_ms)
+{
+    sqlite3_stmt *st = sq_prepare(s->writer, sql);
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    store_code rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK
+                                                    : sq_fail(s->writer, "retention");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+store_code sq_delete_reads_before(store *base, int64_t cutoff_ms, store_audit *a,
+                                  int64_t *deleted)
 {
     sq_store *s = (sq_store *)base;
     *deleted = 0;
     store_code rc = sq_begin(s);
     if (rc != STORE_OK)
         return rc;
-    sqlite3_stmt *st = sq_prepare(s->writer,
-        "DELETE FROM alerts WHERE read_id IN"
-        " (SELECT id FROM reads WHERE time_ms < ?1)");
-    if (!st)
-        return sq_end(s, STORE_ERR);
-    sqlite3_bind_int64(st, 1, cutoff_ms);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = sq_fail(s->writer, "retention");
-    sqlite3_finalize(st);
-    if (rc == STORE_OK && (st = sq_prepare(s->writer,
-                                           "DELETE FROM reads WHERE time_ms < ?1"))) {
-        sqlite3_bind_int64(st, 1, cutoff_ms);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = sq_fail(s->writer, "retention");
-        else
-            *deleted = sqlite3_changes64(s->writer);
-        sqlite3_finalize(st);
-    } else if (rc == STORE_OK) {
-        rc = STORE_ERR;
+    rc = delete_before(s, "DELETE FROM alerts WHERE read_id IN"
+                          " (SELECT id FROM reads WHERE time_ms < ?1)", cutoff_ms);
+    if (rc == STORE_OK)
+        rc = delete_before(s, "DELETE FROM reads WHERE time_ms < ?1", cutoff_ms);
+    if (rc == STORE_OK) {
+        a->result_count = sqlite3_changes64(s->writer);
+        rc = sq_audit_insert(s, a);
     }
-    return sq_end(s, rc);
+    rc = sq_end(s, rc);
+    if (rc == STORE_OK)
+        *deleted = a->result_count;
+    return rc;
 }
 
 store_code sq_first_last_seen(store *base, const char *vrm, int64_t from_ms,

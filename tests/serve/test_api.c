@@ -14,9 +14,10 @@
  * hotlists (entries, CSV import all or nothing, look-back), alerts (list,
  * stream, acknowledgement), webhooks (to a listener here, with a retry),
  * investigations, the access wall and the audit chain, the command-line
- * clients (anpr search, hotlist, cameras, alerts), slow clients, and
- * kill -9 during ingest: every acknowledged read must be there after a
- * restart.
+ * clients (anpr search, hotlist, cameras, alerts), slow clients,
+ * kill -9 during ingest (every acknowledged read must be there after a
+ * restart), and the retention sweep with a failure injected between its
+ * deletion and its audit record (nothing may be deleted unrecorded).
  */
 #include "httpc.h"
 #include "when.h"
@@ -24,9 +25,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,14 +56,18 @@ static void sleep_ms(int ms)
 /* Starts `anpr serve` on the database and waits for its address. */
 static int start_server(void)
 {
-    char out[600], hook[64], tokfile[600];
+    char out[600], err[600], hook[64], tokfile[600];
     snprintf(out, sizeof out, "%s/serve.out", dir);
+    snprintf(err, sizeof err, "%s/serve.err", dir);
     snprintf(tokfile, sizeof tokfile, "%s/admin.token", dir);
     snprintf(hook, sizeof hook, "http://127.0.0.1:%d/hook", webhook_port);
     unlink(out);
+    fflush(stdout); /* before fork() copies the buffer */
     server_pid = fork();
     if (server_pid == 0) {
-        if (!freopen(out, "w", stdout))
+        /* stderr is kept (shown at the end if a check failed): tests look
+         * in it for what the server does on its own, like its sweeps. */
+        if (!freopen(out, "w", stdout) || !freopen(err, "a", stderr))
             _exit(127);
         execl(anpr_bin, "anpr", "serve", "--db", db, "--listen", "127.0.0.1:0",
               "--token-file", tokfile, "--webhook", hook, "--max-body", "1048576",
@@ -920,9 +927,6 @@ static void *poster(void *arg)
 
 static void test_kill9(void)
 {
-    /* A read past the 365-day retention: the restarted server's first
-     * sweep deletes it and records that in the audit log. */
-    CHECK(post_read("old-1", "OLD1", "CAM-3", 400 * 86400) == 1);
     pthread_t t[KILL_THREADS];
     posting = 1;
     for (int i = 0; i < KILL_THREADS; i++)
@@ -955,29 +959,137 @@ static void test_kill9(void)
     }
     printf("kill -9 during ingest: %lld batches of 50 acknowledged, all present\n", total);
     CHECK(total > 0);
+}
 
-    int st, swept = 0;
-    for (int i = 0; i < 50 && !swept; i++) {
+/* Runs SQL on the server's database from beside it: the SQLite file or
+ * the PostgreSQL database. Returns 0 when it ran. */
+static int db_exec(const char *sql)
+{
+    int ok;
+    if (!strncmp(db, "postgres", 8)) {
+        PGconn *pg = PQconnectdb(db);
+        PGresult *r = PQexec(pg, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            fprintf(stderr, "%s: %s", sql, PQerrorMessage(pg));
+        PQclear(r);
+        PQfinish(pg);
+    } else {
+        sqlite3 *q = NULL;
+        ok = sqlite3_open(db, &q) == SQLITE_OK
+             && sqlite3_busy_timeout(q, 10000) == SQLITE_OK
+             && sqlite3_exec(q, sql, NULL, NULL, NULL) == SQLITE_OK;
+        if (!ok)
+            fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(q));
+        sqlite3_close(q);
+    }
+    return ok ? 0 : -1;
+}
+
+/* Makes appending a retention record fail (on) or work again (off): a
+ * failure injected between the sweep's deletion and its audit record. */
+static int fail_retention_audit(int on)
+{
+    int pg = !strncmp(db, "postgres", 8);
+    if (on && pg)
+        return db_exec("CREATE FUNCTION fail_retention() RETURNS trigger"
+                       " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION"
+                       " 'injected failure'; END $$;"
+                       " CREATE TRIGGER fail_retention BEFORE INSERT ON audit"
+                       " FOR EACH ROW WHEN (NEW.action = 'retention')"
+                       " EXECUTE FUNCTION fail_retention()");
+    if (on)
+        return db_exec("CREATE TRIGGER fail_retention BEFORE INSERT ON audit"
+                       " WHEN NEW.action = 'retention' BEGIN"
+                       " SELECT RAISE(ABORT, 'injected failure'); END");
+    return db_exec(pg ? "DROP TRIGGER fail_retention ON audit;"
+                        " DROP FUNCTION fail_retention()"
+                      : "DROP TRIGGER fail_retention");
+}
+
+/* Waits up to ms for text in the server's stderr; 1 if it came. */
+static int server_said(const char *text, int ms)
+{
+    char path[600], buf[65536];
+    snprintf(path, sizeof path, "%s/serve.err", dir);
+    for (int waited = 0; waited <= ms; waited += 100) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = 0;
+        if (strstr(buf, text))
+            return 1;
         sleep_ms(100);
-        json_t *j = call("GET", "/api/v1/reads/old-1?authorisation=retention%20test", NULL, &st);
+    }
+    return 0;
+}
+
+/* 1 when the audit log holds a retention record of n reads. */
+static int retention_recorded(int n)
+{
+    int st, found = 0;
+    json_t *j = call("GET", "/api/v1/audit?limit=1000", NULL, &st);
+    json_t *log = json_object_get(j, "audit");
+    for (size_t i = 0; i < json_array_size(log); i++) {
+        json_t *a = json_array_get(log, i);
+        found |= !strcmp(jstr(a, "action"), "retention") && jint(a, "result_count") == n;
+    }
+    json_decref(j);
+    return found;
+}
+
+/* The sweep deletes and records in one transaction: when the record cannot
+ * be written nothing is deleted, and once a read is gone its record is
+ * there already. A server's first sweep runs a second after it starts. */
+static void test_retention(void)
+{
+    const char *old = "/api/v1/reads/old-1?authorisation=retention%20test";
+    int st;
+    CHECK(post_read("old-1", "OLD1", "CAM-3", 400 * 86400) == 1);
+    stop_server(SIGTERM);
+    CHECK(fail_retention_audit(1) == 0);
+    if (start_server()) {
+        failures++;
+        return;
+    }
+    CHECK(server_said("injected failure", 10000));
+    json_t *j = call("GET", old, NULL, &st);
+    CHECK(st == 200);
+    json_decref(j);
+    CHECK(!retention_recorded(1));
+
+    stop_server(SIGTERM);
+    CHECK(fail_retention_audit(0) == 0);
+    if (start_server()) {
+        failures++;
+        return;
+    }
+    int swept = 0;
+    for (int i = 0; i < 100 && !swept; i++) {
+        sleep_ms(100);
+        j = call("GET", old, NULL, &st);
         swept = st == 404;
         json_decref(j);
     }
     CHECK(swept);
-    /* The sweep deletes, then records itself: the record may trail the 404. */
-    int recorded = 0;
-    for (int k = 0; k < 50 && !recorded; k++) {
-        if (k)
-            sleep_ms(100);
-        json_t *j = call("GET", "/api/v1/audit?limit=1000", NULL, &st);
-        json_t *log = json_object_get(j, "audit");
-        for (size_t i = 0; i < json_array_size(log); i++) {
-            json_t *a = json_array_get(log, i);
-            recorded |= !strcmp(jstr(a, "action"), "retention") && jint(a, "result_count") == 1;
-        }
-        json_decref(j);
-    }
-    CHECK(recorded);
+    CHECK(retention_recorded(1));
+    j = call("GET", "/api/v1/audit/verify", NULL, &st);
+    CHECK(st == 200 && json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+}
+
+/* Copies the server's stderr to ours, to explain a failure. */
+static void show_server_err(void)
+{
+    char path[600], buf[4096];
+    snprintf(path, sizeof path, "%s/serve.err", dir);
+    FILE *f = fopen(path, "r");
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof buf, f)))
+        fwrite(buf, 1, n, stderr);
+    if (f)
+        fclose(f);
 }
 
 int main(int argc, char **argv)
@@ -999,7 +1111,6 @@ int main(int argc, char **argv)
     else
         snprintf(db, sizeof db, "%s/anpr.db", dir);
     printf("test_api: store %s\n", db);
-    fflush(stdout); /* before fork() copies the buffer */
     if (start_hook() || start_server())
         return 1;
 
@@ -1019,7 +1130,10 @@ int main(int argc, char **argv)
     test_cli();
     test_slow_client();
     test_kill9();
+    test_retention();
     stop_server(SIGTERM);
+    if (failures)
+        show_server_err();
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -7,7 +7,8 @@
  * Covers: migrations racing from several handles, reads (batch statuses,
  * duplicates within a batch and across batches and handles, images,
  * searches and paging), day partitions made on demand by racing handles
- * and dropped by retention, hotlists and entries, alerts (ordering, ack,
+ * and dropped by retention (each drop committed with its audit record,
+ * shown by failures injected into the record), hotlists and entries, alerts (ordering, ack,
  * delivery to another handle's wait_alerts via LISTEN/NOTIFY), tokens, the
  * audit chain and the investigations.
  */
@@ -69,6 +70,19 @@ static long long sql_count(const char *sql)
     PQclear(r);
     PQfinish(pg);
     return n;
+}
+
+/* Runs SQL with no result on a side connection; 0 when it ran. */
+static int sql_exec(const char *sql)
+{
+    PGconn *pg = PQconnectdb(url);
+    PGresult *r = PQexec(pg, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "%s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+    PQfinish(pg);
+    return ok ? 0 : -1;
 }
 
 static long long n_partitions(void)
@@ -551,6 +565,43 @@ static void test_alerts(store *a, store *b)
 
 /* --- retention --- */
 
+/* A retention record as the sweep makes it (result_count is the store's). */
+static store_audit retention_audit(void)
+{
+    store_audit a = {.time_ms = T0 + 400 * DAY, .who = "anpr serve",
+                     .action = "retention", .purpose = "test",
+                     .query = "{}", .result = "[]"};
+    return a;
+}
+
+/* Reads the retention records say went. */
+static long long n_recorded(void)
+{
+    return sql_count("SELECT coalesce(sum(result_count), 0) FROM audit"
+                     " WHERE action = 'retention'");
+}
+
+/* Lets `allowed` more retention records be appended, then fails every
+ * other (an injected failure between a deletion and its record); < 0
+ * takes the failure away. */
+static int fail_retention_audit(int allowed)
+{
+    char sql[640];
+    if (allowed < 0)
+        return sql_exec("DROP TRIGGER fail_retention ON audit;"
+                        " DROP FUNCTION fail_retention(); DROP SEQUENCE fail_n");
+    /* A sequence counts attempts even in transactions that roll back. */
+    snprintf(sql, sizeof sql,
+             "CREATE SEQUENCE fail_n;"
+             " CREATE FUNCTION fail_retention() RETURNS trigger LANGUAGE plpgsql"
+             " AS $$ BEGIN IF nextval('fail_n') > %d THEN"
+             " RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;"
+             " CREATE TRIGGER fail_retention BEFORE INSERT ON audit FOR EACH ROW"
+             " WHEN (NEW.action = 'retention') EXECUTE FUNCTION fail_retention()",
+             allowed);
+    return sql_exec(sql);
+}
+
 static void test_retention(store *s)
 {
     /* Two reads on T0+20d (one with an alert), two on T0+21d. */
@@ -569,14 +620,36 @@ static void test_retention(store *s)
     CHECK(s->ops->count_reads(s, &before) == STORE_OK);
     long long parts = n_partitions();
     CHECK(sql_count("SELECT count(*) FROM alerts WHERE read_id = 'old-1'") == 1);
+    CHECK(n_recorded() == 0);
 
     /* Cut in the middle of T0+21d: every older day goes whole, plus mid-1. */
     int64_t cutoff = T0 + 21 * DAY + 5000;
     long long older = sql_count("SELECT count(*) FROM read_ids WHERE time_ms < "
                                 "1795478400000 + 21 * 86400000::bigint + 5000");
-    CHECK(s->ops->delete_reads_before(s, cutoff, &deleted) == STORE_OK);
-    CHECK(deleted == older);
+    CHECK(older > 4);
+
+    /* No record can be written: nothing goes. */
+    store_audit a = retention_audit();
+    REQUIRE(fail_retention_audit(0) == 0);
+    CHECK(s->ops->delete_reads_before(s, cutoff, &a, &deleted) == STORE_ERR);
+    CHECK(strstr(store_error(), "injected failure"));
+    CHECK(s->ops->count_reads(s, &after) == STORE_OK && after == before);
+    CHECK(n_partitions() == parts && n_recorded() == 0);
+    REQUIRE(fail_retention_audit(-1) == 0);
+
+    /* The second day's record fails: the first day is gone, and recorded. */
+    REQUIRE(fail_retention_audit(1) == 0);
+    CHECK(s->ops->delete_reads_before(s, cutoff, &a, &deleted) == STORE_ERR);
+    CHECK(s->ops->count_reads(s, &after) == STORE_OK && after < before);
+    CHECK(deleted == before - after && n_recorded() == deleted);
+    CHECK(n_partitions_before_day21() > 0);
+    REQUIRE(fail_retention_audit(-1) == 0);
+
+    /* Then the whole sweep: every read that went is in a record. */
+    a = retention_audit();
+    CHECK(s->ops->delete_reads_before(s, cutoff, &a, &deleted) == STORE_OK);
     CHECK(s->ops->count_reads(s, &after) == STORE_OK && after == before - older);
+    CHECK(n_recorded() == older && a.id > 0 && a.result_count == 1);
     CHECK(n_partitions_before_day21() == 0);
     CHECK(n_partitions() < parts);
     CHECK(sql_count("SELECT count(*) FROM reads") == after);
@@ -584,6 +657,9 @@ static void test_retention(store *s)
     store_read got;
     CHECK(s->ops->get_read(s, "mid-2", &got) == STORE_OK);
     CHECK(s->ops->get_read(s, "mid-1", &got) == STORE_NOTFOUND);
+    chain c = {.ok = 1};
+    snprintf(c.prev, sizeof c.prev, "%064d", 0);
+    CHECK(s->ops->audit_list(s, 0, check_audit, &c) == STORE_OK && c.ok);
 
     /* The IDs went with the reads: stored again they are new, and a
      * dropped day this handle remembered is made again. */
@@ -599,7 +675,8 @@ static void test_stale_partition(store *a, store *b)
     store_insert st;
     REQUIRE(a->ops->insert_reads(a, &r, 1, &st) == STORE_OK);
     int64_t deleted;
-    CHECK(b->ops->delete_reads_before(b, T0 + 31 * DAY, &deleted) == STORE_OK);
+    store_audit rec = retention_audit();
+    CHECK(b->ops->delete_reads_before(b, T0 + 31 * DAY, &rec, &deleted) == STORE_OK);
     r = mkread("stale-2", "STALE1", "CAM-1", T0 + 30 * DAY + 1);
     CHECK(a->ops->insert_reads(a, &r, 1, &st) == STORE_OK && st == STORE_INSERTED);
 }
