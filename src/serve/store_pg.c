@@ -149,6 +149,17 @@ PGresult *pgs_run(pgs_conn *c, const pgs_stmt *st, int n,
                                            binary_result), what, code);
 }
 
+PGresult *pgs_query(pgs_store *s, const pgs_stmt *st, int n,
+                    const char *const *vals, const char *what)
+{
+    pgs_conn *c = pgs_get(s);
+    if (!c)
+        return NULL;
+    PGresult *r = pgs_run(c, st, n, vals, NULL, NULL, 0, what, NULL);
+    pgs_put(s, c);
+    return r;
+}
+
 PGresult *pgs_run_sql(pgs_conn *c, const char *sql, int n,
                       const char *const *vals, const char *what, char code[6])
 {

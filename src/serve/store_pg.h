@@ -97,6 +97,13 @@ PGresult *pgs_run(pgs_conn *c, const pgs_stmt *st, int n,
                   const char *const *vals, const int *lens, const int *fmts,
                   int binary_result, const char *what, char code[6]);
 
+/* pgs_run with text parameters and results on a connection borrowed for
+ * that one statement, given back before returning: most operations are a
+ * single statement, and a connection held no longer than it is used
+ * serves the most callers. */
+PGresult *pgs_query(pgs_store *s, const pgs_stmt *st, int n,
+                    const char *const *vals, const char *what);
+
 /* The same for SQL built at run time from fixed pieces (never from
  * values): parsed on every call. */
 PGresult *pgs_run_sql(pgs_conn *c, const char *sql, int n,

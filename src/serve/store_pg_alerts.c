@@ -218,15 +218,10 @@ static const pgs_stmt st_get_alert = {
 
 store_code pgs_get_alert(store *base, int64_t id, store_alert *out)
 {
-    pgs_store *s = (pgs_store *)base;
     pgs_num n;
     const char *vals[1] = {pgs_i64(&n, id)};
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, &st_get_alert, 1, vals, NULL, NULL, 0,
-                          "fetching an alert", NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query((pgs_store *)base, &st_get_alert, 1, vals,
+                            "fetching an alert");
     if (!r)
         return STORE_ERR;
     store_code rc = STORE_OK;
@@ -266,12 +261,8 @@ static store_code pgs_alerts_query(pgs_store *s, const store_alert_query *q,
         pgs_i64(&n[2], q->limit > 0 ? q->limit : 1)
     };
     *delivered = 0;
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, ascending ? &st_alerts_after : &st_alerts_before,
-                          4, vals, NULL, NULL, 0, "listing alerts", NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query(s, ascending ? &st_alerts_after : &st_alerts_before,
+                            4, vals, "listing alerts");
     if (!r)
         return STORE_ERR;
     store_alert a;
@@ -306,16 +297,11 @@ static const pgs_stmt st_ack = {
 store_code pgs_ack_alert(store *base, int64_t id, const char *by,
                          const char *outcome, int64_t now_ms)
 {
-    pgs_store *s = (pgs_store *)base;
     pgs_num n[2];
     const char *vals[4] = {pgs_i64(&n[0], id), pgs_i64(&n[1], now_ms ? now_ms : 1),
                            by, outcome};
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, &st_ack, 4, vals, NULL, NULL, 0,
-                          "acknowledging an alert", NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query((pgs_store *)base, &st_ack, 4, vals,
+                            "acknowledging an alert");
     if (!r)
         return STORE_ERR;
     store_code rc = STORE_OK;

@@ -24,18 +24,13 @@ store_code pgs_convoy(store *base, const char *vrm, int64_t from_ms,
                       int64_t to_ms, int64_t window_ms, int min_count,
                       int limit, store_convoy_cb cb, void *ctx)
 {
-    pgs_store *s = (pgs_store *)base;
     pgs_num n[5];
     const char *vals[6] = {
         vrm, pgs_i64(&n[0], from_ms), pgs_i64(&n[1], to_ms ? to_ms : INT64_MAX),
         pgs_i64(&n[2], window_ms), pgs_i64(&n[3], min_count),
         pgs_i64(&n[4], limit)
     };
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, &st_convoy, 6, vals, NULL, NULL, 0, "convoy", NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query((pgs_store *)base, &st_convoy, 6, vals, "convoy");
     if (!r)
         return STORE_ERR;
     store_convoy row;
@@ -66,19 +61,13 @@ store_code pgs_journeys(store *base, const char *camera_a,
                         int64_t from_ms, int64_t to_ms, int64_t max_ms,
                         int limit, store_journey_cb cb, void *ctx)
 {
-    pgs_store *s = (pgs_store *)base;
     pgs_num n[4];
     const char *vals[7] = {
         camera_a, camera_b, pgs_i64(&n[0], from_ms),
         pgs_i64(&n[1], to_ms ? to_ms : INT64_MAX), pgs_i64(&n[2], max_ms),
         vrm, pgs_i64(&n[3], limit)
     };
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, &st_journeys, 7, vals, NULL, NULL, 0, "journeys",
-                          NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query((pgs_store *)base, &st_journeys, 7, vals, "journeys");
     if (!r)
         return STORE_ERR;
     store_journey row;

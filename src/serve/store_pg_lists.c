@@ -24,11 +24,7 @@ static store_code pgs_get_one(pgs_store *s, const pgs_stmt *st, int n,
                               const char *const *vals, pgs_fill fill, void *out,
                               const char *what)
 {
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, st, n, vals, NULL, NULL, 0, what, NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query(s, st, n, vals, what);
     if (!r)
         return STORE_ERR;
     store_code rc = STORE_OK;
@@ -438,13 +434,8 @@ static const pgs_stmt st_generation = {
 
 store_code pgs_hotlist_generation(store *base, int64_t *gen)
 {
-    pgs_store *s = (pgs_store *)base;
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, &st_generation, 0, NULL, NULL, NULL, 0,
-                          "hotlist generation", NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query((pgs_store *)base, &st_generation, 0, NULL,
+                            "hotlist generation");
     if (!r)
         return STORE_ERR;
     *gen = PQntuples(r) ? pgs_get_i64(r, 0, 0) : 0;
@@ -497,13 +488,8 @@ store_code pgs_find_token(store *base, const char *hash, store_token *out)
 
 store_code pgs_count_tokens(store *base, int64_t *n)
 {
-    pgs_store *s = (pgs_store *)base;
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, &st_count_tokens, 0, NULL, NULL, NULL, 0,
-                          "counting tokens", NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query((pgs_store *)base, &st_count_tokens, 0, NULL,
+                            "counting tokens");
     if (!r)
         return STORE_ERR;
     *n = pgs_get_i64(r, 0, 0);

@@ -536,13 +536,8 @@ static const pgs_stmt st_count = {
 
 store_code pgs_count_reads(store *base, int64_t *n)
 {
-    pgs_store *s = (pgs_store *)base;
-    pgs_conn *c = pgs_get(s);
-    if (!c)
-        return STORE_ERR;
-    PGresult *r = pgs_run(c, &st_count, 0, NULL, NULL, NULL, 0,
-                          "counting reads", NULL);
-    pgs_put(s, c);
+    PGresult *r = pgs_query((pgs_store *)base, &st_count, 0, NULL,
+                            "counting reads");
     if (!r)
         return STORE_ERR;
     *n = pgs_get_i64(r, 0, 0);

@@ -86,6 +86,14 @@ sqlite3_stmt *sq_prepare(sqlite3 *db, const char *sql)
     return st;
 }
 
+store_code sq_run(sq_store *s, sqlite3_stmt *st, const char *what)
+{
+    store_code rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK
+                                                    : sq_fail(s->writer, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s && *s)

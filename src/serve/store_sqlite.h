@@ -54,6 +54,11 @@ store_code sq_end(sq_store *s, store_code rc);
 /* Prepares sql on db; NULL and error set on failure. */
 sqlite3_stmt *sq_prepare(sqlite3 *db, const char *sql);
 
+/* Steps st, prepared on the writer and bound, to its end and finalizes it:
+ * how a change inside a write transaction runs. STORE_ERR with the error
+ * naming `what` when the step fails. */
+store_code sq_run(sq_store *s, sqlite3_stmt *st, const char *what);
+
 /* Records db's last error as the thread's store error; returns STORE_ERR. */
 store_code sq_fail(sqlite3 *db, const char *what);
 

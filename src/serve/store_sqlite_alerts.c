@@ -138,10 +138,7 @@ store_code sq_ack_alert(store *base, int64_t id, const char *by,
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_text(st, 3, by, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, outcome, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = sq_fail(s->writer, "acknowledge");
-    sqlite3_finalize(st);
-    return sq_end(s, rc);
+    return sq_end(s, sq_run(s, st, "acknowledge"));
 }
 
 /* Delivers alerts after after_id; *delivered counts them. */
@@ -237,12 +234,10 @@ store_code sq_audit_insert(sq_store *s, store_audit *a)
     sqlite3_bind_text(st, 9, a->result ? a->result : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, a->prev_hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, a->hash, -1, SQLITE_STATIC);
-    store_code rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK
-                                                    : sq_fail(s->writer, "audit");
-    if (rc == STORE_OK)
-        a->id = sqlite3_last_insert_rowid(s->writer);
-    sqlite3_finalize(st);
-    return rc;
+    if (sq_run(s, st, "audit") != STORE_OK)
+        return STORE_ERR;
+    a->id = sqlite3_last_insert_rowid(s->writer);
+    return STORE_OK;
 }
 
 store_code sq_audit_append(store *base, store_audit *a)

@@ -72,10 +72,8 @@ store_code sq_insert_alert(sq_store *s, const char *read_id, const store_hit *h,
     sq_bind_text(st, 10, camera);
     sqlite3_bind_int64(st, 11, time_ms);
     sqlite3_bind_int64(st, 12, created_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(s->writer, "insert alert");
+    if (sq_run(s, st, "insert alert") != STORE_OK)
+        return STORE_ERR;
     *id = sqlite3_changes(s->writer) ? sqlite3_last_insert_rowid(s->writer) : 0;
     return STORE_OK;
 }
@@ -292,10 +290,7 @@ static store_code delete_before(sq_store *s, const char *sql, int64_t cutoff_ms)
     if (!st)
         return STORE_ERR;
     sqlite3_bind_int64(st, 1, cutoff_ms);
-    store_code rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK
-                                                    : sq_fail(s->writer, "retention");
-    sqlite3_finalize(st);
-    return rc;
+    return sq_run(s, st, "retention");
 }
 
 store_code sq_delete_reads_before(store *base, int64_t cutoff_ms, store_audit *a,
