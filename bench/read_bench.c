@@ -1,7 +1,7 @@
 /*
  * read_bench.c: accuracy and speed of reading, over labelled image lists.
  *
- *   read_bench [--whole-plate] [--repeat N] [--threads N] LIST.csv...
+ *   read_bench [--whole-plate] [--float] [--repeat N] [--threads N] LIST.csv...
  *
  * Each list line is `path,text,set[,x,y,w,h]`. With --whole-plate and a box,
  * the plate is cut out of the photo by its box first (the decode and cut
@@ -104,6 +104,8 @@ int main(int argc, char **argv)
             opt.detector_path = argv[++first];
         else if (!strcmp(argv[first], "--country") && first + 1 < argc)
             opt.country = (anpr_country)anpr_country_parse(argv[++first]);
+        else if (!strcmp(argv[first], "--float"))
+            opt.precision = ANPR_PRECISION_FLOAT;
         else if (!strcmp(argv[first], "--threads") && first + 1 < argc)
             threads = atoi(argv[++first]);
         else if (!strcmp(argv[first], "-v"))

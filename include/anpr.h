@@ -58,6 +58,13 @@ typedef enum anpr_country {
 /* Parses "auto", "gb", "br", "us" or "eu"; returns -1 for anything else. */
 int anpr_country_parse(const char *name);
 
+/* How the networks do their arithmetic. */
+typedef enum anpr_precision {
+    ANPR_PRECISION_AUTO = 0,    /* the recogniser in int8 where the CPU has fast int8
+                                   products (x86-64 AVX-512 VNNI), else float */
+    ANPR_PRECISION_FLOAT        /* float throughout: the reference */
+} anpr_precision;
+
 /*
  * Engine settings. Start from anpr_options_default() and change fields; a
  * NULL options pointer means the defaults.
@@ -71,6 +78,7 @@ typedef struct anpr_options {
     int threads;                /* worker threads per call for detection; default 1 */
     const char *recogniser_path; /* NULL: the built-in recogniser */
     const char *detector_path;   /* NULL: the built-in detector */
+    anpr_precision precision;   /* default AUTO */
 } anpr_options;
 
 void anpr_options_default(anpr_options *opt);

@@ -113,6 +113,9 @@ static double rel_error(const nn_tensor *got, const nn_tensor *want)
     return err / scale;
 }
 
+/* Largest error of an int8 run relative to the output's scale. */
+#define INT8_TOLERANCE 0.01
+
 static void check_run(const nn_net *net, nn_work *w, const ref *r, int i,
                       const char *name)
 {
@@ -164,6 +167,23 @@ static void test_reference(const char *path, const char *name)
         check_run(net, w2, &r, 0, name);
         nn_work_free(w2);
         printf("%s: %u-byte network, %u runs\n", name, r.nnw_len, r.n_runs);
+
+        /* In int8 the answer moves by the quantisation steps only: 1/255
+         * of each input's range and 1/127 of each weight row's, compounded
+         * over the layers; then float again is float exactly as before. */
+        nn_set_int8(net, 1);
+        for (uint32_t i = 0; i < r.n_runs; i++) {
+            const nn_tensor *out;
+            if (nn_run(net, w, &r.in[i], &out, err, sizeof err)) {
+                CHECK(0, "%s int8 run %u: %s", name, i, err);
+                continue;
+            }
+            double e = rel_error(out, &r.want[i]);
+            printf("%s: int8 run %u relative error %.4f\n", name, i, e);
+            CHECK(e <= INT8_TOLERANCE, "%s int8 run %u: relative error %g", name, i, e);
+        }
+        nn_set_int8(net, 0);
+        check_run(net, w, &r, 0, name);
     }
     nn_work_free(w);
     nn_free(net);

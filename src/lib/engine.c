@@ -18,6 +18,7 @@
 #include "detect.h"
 #include "image.h"
 #include "nn.h"
+#include "nn_ops.h"
 #include "recog.h"
 
 #define DEFAULT_MAX_PIXELS 50000000ull
@@ -158,6 +159,12 @@ anpr_code anpr_engine_new(const anpr_options *opt, anpr_engine **out, char *err,
         if (!e->det || detect_check(e->det, err, errlen) != 0)
             goto fail;
     }
+    /* int8 reads crops and photos as well as float does (photos-dev, held-out
+     * crops, GB sets, within a plate either way) in two thirds of the time.
+     * The detector stays in float: in int8 it read 2-3 points fewer
+     * photos-dev plates exactly. */
+    if (o->precision == ANPR_PRECISION_AUTO && nn_int8_fast())
+        nn_set_int8(e->rec, 1);
     *out = e;
     return ANPR_OK;
 fail:

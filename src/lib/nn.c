@@ -467,6 +467,12 @@ void nn_free(nn_net *net)
     free(net);
 }
 
+void nn_set_int8(nn_net *net, int on)
+{
+    for (int i = 1; net && i <= net->n; i++)
+        net->layers[i].conv.use_int8 = on;
+}
+
 int nn_kind(const nn_net *net)
 {
     return net->kind;

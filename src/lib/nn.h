@@ -33,6 +33,15 @@ nn_net *nn_load(const void *data, size_t len, char *err, size_t errlen);
 void nn_free(nn_net *net);
 
 int nn_kind(const nn_net *net);
+
+/*
+ * Runs the network's matrix-product convolutions in int8 (on) or float
+ * (off, the default after nn_load()): weights quantised per output
+ * channel when loaded, inputs per call. Worth it where nn_int8_fast()
+ * (nn_ops.h) says so; accuracy is the caller's to measure. Not while the
+ * network runs.
+ */
+void nn_set_int8(nn_net *net, int on);
 /* Input shape the network was trained at (it accepts other H, W too). */
 void nn_input_shape(const nn_net *net, int *c, int *h, int *w);
 /* Value of a meta key ("alphabet", "stride", ...), or NULL. */

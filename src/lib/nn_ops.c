@@ -47,9 +47,26 @@ typedef void (*tile_fn)(int k, const float *a, const float *b, float *c,
 typedef void (*taps_fn)(int n, int nt, const float *const *src, const float *w,
                         float *out, const float *bias, int relu);
 
+/*
+ * c[MR][NR] (row stride ldc) = scale[row] * (a x b) + bias[row], then
+ * clamped at 0 if relu; a x b runs over k4 steps of 4, a being MR rows of 4
+ * signed bytes per step and b NR columns of 4 unsigned bytes per step, and
+ * is exact in int32.
+ */
+typedef void (*tile8_fn)(int k4, const int8_t *a, const uint8_t *b, float *c, size_t ldc,
+                         const float *scale, const float *bias, int relu);
+/*
+ * Quantises k4 steps of 4 rows of NR floats (src, rows packed) to bytes,
+ * round(x * inv) clamped to 0..255, the 4 rows of a step interleaved per
+ * column: dst[(step * NR + col) * 4 + row % 4].
+ */
+typedef void (*quant_fn)(const float *src, int k4, float inv, uint8_t *dst);
+
 typedef struct kernels {
     tile_fn tile;
     taps_fn taps;
+    tile8_fn tile8;
+    quant_fn quant;
 } kernels;
 
 static void tile_generic(int k, const float *a, const float *b, float *c,
@@ -77,6 +94,32 @@ static void taps_generic(int n, int nt, const float *const *src, const float *w,
             acc += w[t] * src[t][x];
         out[x] = relu && acc < 0 ? 0 : acc;
     }
+}
+
+static void tile8_generic(int k4, const int8_t *a, const uint8_t *b, float *c, size_t ldc,
+                          const float *scale, const float *bias, int relu)
+{
+    int32_t acc[MR][NR] = {{0}};
+    for (int p = 0; p < k4; p++, a += 4 * MR, b += 4 * NR)
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NR; j++)
+                for (int q = 0; q < 4; q++)
+                    acc[r][j] += (int32_t)a[4 * r + q] * b[4 * j + q];
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++) {
+            float y = (float)acc[r][j] * scale[r] + bias[r];
+            c[r * ldc + j] = relu && y < 0 ? 0 : y;
+        }
+}
+
+static void quant_generic(const float *src, int k4, float inv, uint8_t *dst)
+{
+    for (int p = 0; p < k4; p++, src += 4 * NR, dst += 4 * NR)
+        for (int q = 0; q < 4; q++)
+            for (int j = 0; j < NR; j++) {
+                float x = rintf(src[q * NR + j] * inv);
+                dst[4 * j + q] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
+            }
 }
 
 #if defined(__x86_64__)
@@ -184,13 +227,88 @@ static void taps_avx2(int n, int nt, const float *const *src, const float *w,
 }
 #endif
 
-static kernels pick_kernels(void)
+#if defined(__x86_64__)
+/* Each step: the two halves of b's 16 columns, and per row its 4 weights
+ * broadcast; VPDPBUSD multiplies unsigned by signed bytes and adds each
+ * column's 4 products into its int32. */
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni")))
+static void tile8_vnni(int k4, const int8_t *a, const uint8_t *b, float *c, size_t ldc,
+                       const float *scale, const float *bias, int relu)
+{
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int p = 0; p < k4; p++, a += 4 * MR, b += 4 * NR) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
+        int32_t w[MR];
+        memcpy(w, a, sizeof w);
+        __m256i ar = _mm256_set1_epi32(w[0]);
+        c00 = _mm256_dpbusd_epi32(c00, b0, ar); c01 = _mm256_dpbusd_epi32(c01, b1, ar);
+        ar = _mm256_set1_epi32(w[1]);
+        c10 = _mm256_dpbusd_epi32(c10, b0, ar); c11 = _mm256_dpbusd_epi32(c11, b1, ar);
+        ar = _mm256_set1_epi32(w[2]);
+        c20 = _mm256_dpbusd_epi32(c20, b0, ar); c21 = _mm256_dpbusd_epi32(c21, b1, ar);
+        ar = _mm256_set1_epi32(w[3]);
+        c30 = _mm256_dpbusd_epi32(c30, b0, ar); c31 = _mm256_dpbusd_epi32(c31, b1, ar);
+        ar = _mm256_set1_epi32(w[4]);
+        c40 = _mm256_dpbusd_epi32(c40, b0, ar); c41 = _mm256_dpbusd_epi32(c41, b1, ar);
+        ar = _mm256_set1_epi32(w[5]);
+        c50 = _mm256_dpbusd_epi32(c50, b0, ar); c51 = _mm256_dpbusd_epi32(c51, b1, ar);
+    }
+    const __m256i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    __m256 z = _mm256_setzero_ps();
+    for (int r = 0; r < MR; r++) {
+        __m256 s = _mm256_set1_ps(scale[r]), b0 = _mm256_set1_ps(bias[r]);
+        for (int h = 0; h < 2; h++) {
+            __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), s, b0);
+            _mm256_storeu_ps(c + r * ldc + 8 * h, relu ? _mm256_max_ps(y, z) : y);
+        }
+    }
+}
+
+/* Rows to int32 (rounding to nearest, as rintf), to bytes with unsigned
+ * saturation, then the four rows' bytes interleaved column by column. */
+__attribute__((target("avx2,avx512f,avx512bw,avx512vl")))
+static void quant_avx512(const float *src, int k4, float inv, uint8_t *dst)
+{
+    __m512 iv = _mm512_set1_ps(inv);
+    __m512i zero = _mm512_setzero_si512();
+    for (int p = 0; p < k4; p++, src += 4 * NR, dst += 4 * NR) {
+        __m128i r[4];
+        for (int q = 0; q < 4; q++) {
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(src + q * NR), iv));
+            r[q] = _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero));
+        }
+        __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
+        __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
+        _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(t0, t2));
+        _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(t0, t2));
+        _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(t1, t3));
+        _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(t1, t3));
+    }
+}
+#endif
+
+int nn_int8_fast(void)
 {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (kernels){tile_avx2, taps_avx2};
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")
+           && __builtin_cpu_supports("avx512bw");
+#else
+    return 0;
 #endif
-    return (kernels){tile_generic, taps_generic};
+}
+
+static kernels pick_kernels(void)
+{
+    kernels k = {tile_generic, taps_generic, tile8_generic, quant_generic};
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        k.tile = tile_avx2, k.taps = taps_avx2;
+    if (nn_int8_fast())
+        k.tile8 = tile8_vnni, k.quant = quant_avx512;
+#endif
+    return k;
 }
 
 void *nn_alloc_aligned(size_t bytes)
@@ -216,6 +334,44 @@ static size_t round_up(size_t n, size_t m)
 static size_t conv_k(const nn_conv *cv)
 {
     return (size_t)(cv->in_c / cv->groups) * cv->win.kh * cv->win.kw;
+}
+
+/* Bytes of one group's int8 weights: panels of MR rows, each k4 steps of
+ * MR x 4 bytes, k padded with zeros to a multiple of 4. */
+static size_t int8_group(const nn_conv *cv)
+{
+    return round_up((size_t)(cv->out_c / cv->groups), MR) * round_up(conv_k(cv), 4);
+}
+
+/*
+ * The int8 form of a GEMM convolution's weights, scaled per output channel
+ * so that its largest magnitude is 127. Returns 0, or -1 when out of
+ * memory (having freed everything, as nn_conv_prepare() promises).
+ */
+static int prepare_int8(nn_conv *cv, const float *w)
+{
+    size_t k = conv_k(cv), k4 = round_up(k, 4) / 4, m = (size_t)(cv->out_c / cv->groups);
+    size_t group = int8_group(cv);
+    cv->w8 = nn_alloc_aligned(group * (size_t)cv->groups);
+    cv->w8_scale = malloc(sizeof(float) * (size_t)cv->out_c);
+    if (!cv->w8 || !cv->w8_scale) {
+        nn_conv_release(cv);
+        return -1;
+    }
+    memset(cv->w8, 0, group * (size_t)cv->groups);
+    for (int g = 0; g < cv->groups; g++)
+        for (size_t o = 0; o < m; o++) {
+            const float *row = w + (g * m + o) * k;
+            float big = 0;
+            for (size_t p = 0; p < k; p++)
+                big = fmaxf(big, fabsf(row[p]));
+            float scale = big > 0 ? big / 127 : 1;
+            cv->w8_scale[g * m + o] = scale;
+            int8_t *panel = cv->w8 + g * group + o / MR * MR * 4 * k4;
+            for (size_t p = 0; p < k; p++)
+                panel[(p / 4) * MR * 4 + o % MR * 4 + p % 4] = (int8_t)lrintf(row[p] / scale);
+        }
+    return 0;
 }
 
 int nn_conv_prepare(nn_conv *cv, const float *w, const float *b)
@@ -244,14 +400,17 @@ int nn_conv_prepare(nn_conv *cv, const float *w, const float *b)
             for (size_t p = 0; p < k; p++)
                 dst[p * MR] = row[p];
         }
-    return 0;
+    return k <= NN_INT8_MAX_K ? prepare_int8(cv, w) : 0;
 }
 
 void nn_conv_release(nn_conv *cv)
 {
     free(cv->weights);
     free(cv->bias);
-    cv->weights = cv->bias = NULL;
+    free(cv->w8);
+    free(cv->w8_scale);
+    cv->weights = cv->bias = cv->w8_scale = NULL;
+    cv->w8 = NULL;
 }
 
 /*
@@ -352,7 +511,10 @@ static size_t tap_offset(const phased *v, int ky, int kx)
 uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
 {
     uint64_t phase = phase_floats(&cv->win, cv->in_c, h, w);
-    return cv->in_c == cv->groups ? phase : phase + KC * NR;  /* + a B panel */
+    if (cv->in_c == cv->groups)
+        return phase;
+    /* + a B panel, and for int8 the whole column panel in bytes */
+    return phase + KC * NR + (cv->w8 ? round_up(conv_k(cv), 4) * NR / sizeof(float) : 0);
 }
 
 /*
@@ -462,14 +624,76 @@ static void gemm(const kernels *kn, int m, int n, int k, const float *a,
     }
 }
 
+/*
+ * The int8 form of gemm(): each NR-column panel of B is packed as floats
+ * KC steps at a time (padded with zero steps to a multiple of 4) and
+ * quantised, x / sa rounded to 0..255, into bbuf; then the whole of K is
+ * multiplied at once in int32 and c = act(acc * sa * a_scale[row] + bias).
+ */
+static void gemm8(const kernels *kn, int m, int n, int k, const int8_t *a, const float *a_scale,
+                  const phased *v, const nn_window *p, int c0, int ow, float *buf,
+                  uint8_t *bbuf, float sa, const float *bias, int relu, float *c)
+{
+    int k4 = (k + 3) / 4;
+    size_t ldc = (size_t)n;
+    for (int j = 0; j < n; j += NR) {
+        int nc = n - j < NR ? n - j : NR;
+        for (int k0 = 0; k0 < k; k0 += KC) {
+            int kc = k - k0 < KC ? k - k0 : KC, kc4 = (kc + 3) / 4;
+            pack_panel(v, p, c0, ow, (size_t)j, nc, k0, kc, buf);
+            memset(buf + (size_t)kc * NR, 0, sizeof(float) * (size_t)(4 * kc4 - kc) * NR);
+            kn->quant(buf, kc4, 1 / sa, bbuf + (size_t)k0 * NR);
+        }
+        for (int i = 0; i < m; i += MR) {
+            const int8_t *ap = a + (size_t)(i / MR) * 4 * k4 * MR;
+            int mc = m - i < MR ? m - i : MR;
+            float sc[MR] = {0}, tb[MR] = {0};
+            for (int r = 0; r < mc; r++)
+                sc[r] = sa * a_scale[i + r], tb[r] = bias[i + r];
+            float *cp = c + i * ldc + j;
+            if (mc == MR && nc == NR) {
+                kn->tile8(k4, ap, bbuf, cp, ldc, sc, tb, relu);
+                continue;
+            }
+            float t[MR * NR];
+            kn->tile8(k4, ap, bbuf, t, NR, sc, tb, relu);
+            for (int r = 0; r < mc; r++)
+                memcpy(cp + r * ldc, t + r * NR, sizeof(float) * nc);
+        }
+    }
+}
+
+/* The largest value of x[0..n), or -1 if any is negative (or NaN). */
+static float nonneg_max(const float *x, size_t n)
+{
+    float big = 0;
+    int neg = 0;
+    for (size_t i = 0; i < n; i++) {
+        big = x[i] > big ? x[i] : big;
+        neg |= !(x[i] >= 0);
+    }
+    return neg ? -1 : big;
+}
+
 void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
                  float *out, int oh, int ow, float *scratch)
 {
     kernels kn = pick_kernels();
     phased v = phase_input(in, cv->in_c, h, w, &cv->win, scratch);
     size_t n = (size_t)oh * ow;
+    float big = cv->use_int8 && cv->w8 ? nonneg_max(in, (size_t)cv->in_c * h * w) : -1;
     if (cv->direct) {
         conv_direct(&kn, cv, &v, out, oh, ow);
+    } else if (big >= 0) {
+        /* An all-zero input quantises with any scale: 1 keeps it finite. */
+        float sa = big > 0 ? big / 255 : 1;
+        float *buf = scratch + phase_floats(&cv->win, cv->in_c, h, w);
+        uint8_t *bbuf = (uint8_t *)(buf + KC * NR);
+        int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups;
+        for (int g = 0; g < cv->groups; g++)
+            gemm8(&kn, m, (int)n, (int)conv_k(cv), cv->w8 + g * int8_group(cv), cv->w8_scale + g * m,
+                  &v, &cv->win, g * cpg, ow, buf, bbuf, sa, cv->bias + (size_t)g * m,
+                  cv->act == NN_ACT_RELU, out + (size_t)g * m * n);
     } else {
         float *buf = scratch + phase_floats(&cv->win, cv->in_c, h, w);
         int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups;

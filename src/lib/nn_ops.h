@@ -40,7 +40,27 @@ typedef struct nn_conv {
     int direct;             /* 1: direct loops; 0: im2col + GEMM */
     float *weights;         /* 64-byte aligned; owned */
     float *bias;            /* out_c values; owned */
+    /*
+     * The GEMM's int8 form: weights quantised per output channel
+     * (w8_scale[o] * w8 = W), run when use_int8 is set and the input is
+     * not negative (quantised per call to 0..255, its maximum 255). NULL
+     * for direct convolutions and very long rows (K > NN_INT8_MAX_K).
+     */
+    int8_t *w8;
+    float *w8_scale;
+    int use_int8;
 } nn_conv;
+
+/* The longest GEMM row (in_c / groups * kh * kw) given an int8 form: its
+ * whole packed column panel must sit in L1 beside the weights. */
+#define NN_INT8_MAX_K 2048
+
+/*
+ * Whether this CPU runs int8 products faster than float ones (AVX-512
+ * VNNI); without it the int8 path still runs, portably but slowly, so that
+ * it is tested everywhere.
+ */
+int nn_int8_fast(void);
 
 /*
  * Takes W[out_c][in_c/groups][kh][kw] and b[out_c] (read, not kept) and
