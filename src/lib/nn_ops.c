@@ -20,6 +20,7 @@
  */
 #include "nn_ops.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,16 +664,17 @@ static void gemm8(const kernels *kn, int m, int n, int k, const int8_t *a, const
     }
 }
 
-/* The largest value of x[0..n), or -1 if any is negative (or NaN). */
+/* The largest value of x[0..n), or -1 if any is negative or not finite:
+ * such an input has no byte scale, and stays in float. */
 static float nonneg_max(const float *x, size_t n)
 {
     float big = 0;
-    int neg = 0;
+    int bad = 0;
     for (size_t i = 0; i < n; i++) {
         big = x[i] > big ? x[i] : big;
-        neg |= !(x[i] >= 0);
+        bad |= !(x[i] >= 0 && x[i] <= FLT_MAX);
     }
-    return neg ? -1 : big;
+    return bad ? -1 : big;
 }
 
 void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
