@@ -42,6 +42,7 @@ struct recog_work {
     float input[32 * 128 * 4];    /* the network input; sized for up to 4x the default */
     float super[32 * 128 * MAX_SUPER * MAX_SUPER];
     double prob[MAX_T][MAX_C];    /* softmax of the output, [t][class] */
+    double logprob[MAX_T][MAX_C]; /* log(prob + 1e-30), once for every alignment */
     beam a[BEAM * MAX_C], b[BEAM * MAX_C];
     int slot[HASH_SLOTS];
     plate_reading readings[N_READINGS];
@@ -270,7 +271,7 @@ static void align(recog_work *w, int T, const char *alpha, const uint8_t *s, int
     for (int t = 0; t < T; t++)
         for (int k = 0; k < S; k++) {
             int lab = k & 1 ? s[k / 2] : 0;
-            double emit = log(w->prob[t][lab] + 1e-30), best = -INFINITY;
+            double emit = w->logprob[t][lab], best = -INFINITY;
             int from = k;
             if (t == 0) {
                 best = k < 2 ? 0 : -INFINITY;
@@ -334,8 +335,10 @@ int recog_read(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
         double sum = 0;
         for (int c = 0; c < C; c++)
             sum += w->prob[t][c] = exp(o->data[c * T + t] - mx);
-        for (int c = 0; c < C; c++)
+        for (int c = 0; c < C; c++) {
             w->prob[t][c] /= sum;
+            w->logprob[t][c] = log(w->prob[t][c] + 1e-30);
+        }
     }
     int nb = beam_search(w, T, C);
     /* The beam's probabilities were rescaled each column; the true one of
