@@ -3,8 +3,6 @@
  */
 #include "hub.h"
 
-#include "jsonout.h"
-
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -29,14 +27,8 @@ static int newest(void *ctx, const store_alert *a)
 static int seen(void *ctx, const store_alert *a)
 {
     hub *h = ctx;
-    if (h->wh) {
-        json_t *j = alert_json(a);
-        char *text = j ? json_dumps(j, JSONOUT_FLAGS) : NULL;
-        json_decref(j);
-        if (text)
-            webhook_post(h->wh, text);
-        free(text);
-    }
+    if (h->wh)
+        webhook_poke(h->wh);
     pthread_mutex_lock(&h->lock);
     if (a->id > h->latest)
         h->latest = a->id;

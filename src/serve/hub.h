@@ -2,8 +2,8 @@
  * hub.h: where new alerts go once stored. One thread per process waits on
  * the store for alerts made by any node (store_ops.wait_alerts), then
  * wakes the event streams (which read the alerts from the store from
- * their own position, so none is lost or repeated) and hands each alert to
- * the webhook sender.
+ * their own position, so none is lost or repeated) and pokes the webhook
+ * sender, whose work is in the store already.
  */
 #ifndef ANPR_HUB_H
 #define ANPR_HUB_H

@@ -36,8 +36,8 @@ static const char serve_usage[] =
     "                       (default: the SQLite path + \".token\", or\n"
     "                       ./anpr-admin.token for PostgreSQL)\n"
     "  --webhook URL        POST every new alert to this http:// URL (repeatable;\n"
-    "                       several nodes on one database each send every alert,\n"
-    "                       so give it to one of them)\n"
+    "                       kept in the store until sent; give nodes on one\n"
+    "                       database the same list: each alert goes once)\n"
     "  --webhook-attempts N tries per delivery, pauses doubling from 1 s (5)\n"
     "  --max-body BYTES     largest request body; larger get 413 (33554432)\n"
     "  --max-batch N        most reads in one POST (1000)\n"
@@ -223,7 +223,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "anpr serve: %s\n", err);
         goto out;
     }
-    if (o.n_webhooks && !(wh = webhook_start(o.webhooks, o.n_webhooks,
+    if (o.n_webhooks && !(wh = webhook_start(st, o.webhooks, o.n_webhooks,
                                              (int)o.webhook_attempts, err, sizeof err))) {
         fprintf(stderr, "anpr serve: %s\n", err);
         goto out;

@@ -1,6 +1,7 @@
 /*
  * store.c: what both store engines share: choosing the engine from the
- * address, the per-thread error message, and the audit chain's hash.
+ * address, the per-thread error message, the webhook URLs new alerts get
+ * deliveries for, and the audit chain's hash.
  */
 #include "store.h"
 
@@ -52,6 +53,12 @@ store_code store_open(const char *url, store **out)
         return STORE_INVALID;
     }
     return store_sqlite_open(url, out);
+}
+
+void store_set_webhooks(store *s, char *const *urls, int n)
+{
+    s->webhooks = urls;
+    s->n_webhooks = n;
 }
 
 /* Adds one field and a separator no field may contain (fields are checked

@@ -53,6 +53,12 @@
  *   tokens(hash TEXT PK, name TEXT UNIQUE, role TEXT, created_ms BIGINT)
  *   audit(id BIGINT auto PK, time_ms, who, action, purpose, justification,
  *         authorisation, query, result_count INT, result, prev_hash, hash)
+ *   deliveries(id BIGINT auto PK, alert_id BIGINT -> alerts ON DELETE
+ *         CASCADE, url TEXT, state INT (store_delivery_state), attempts INT,
+ *         due_ms BIGINT, done_ms BIGINT, error TEXT)
+ *     indexes: (alert_id), (due_ms) of pending rows
+ *     The webhook outbox: one row per new alert and configured URL,
+ *     written in the alert's own transaction (see store_set_webhooks).
  */
 #ifndef ANPR_STORE_H
 #define ANPR_STORE_H
@@ -66,6 +72,7 @@
 #define STORE_NAME_MAX 65    /* hotlist names, token names, roles */
 #define STORE_TEXT_MAX 257   /* free text: reasons, purposes, outcomes */
 #define STORE_HASH_HEX 65    /* SHA-256 as lower-case hex */
+#define STORE_URL_MAX 1025   /* webhook URLs: up to 1024 chars */
 
 typedef enum store_code {
     STORE_OK = 0,
@@ -236,6 +243,21 @@ typedef struct store_audit {
     char prev_hash[STORE_HASH_HEX];
     char hash[STORE_HASH_HEX];
 } store_audit;
+
+/* Where one webhook delivery stands. */
+typedef enum store_delivery_state {
+    STORE_DELIVERY_PENDING = 0,    /* due at due_ms, or claimed until then */
+    STORE_DELIVERY_DONE,           /* the URL answered 2xx */
+    STORE_DELIVERY_FAILED          /* every attempt failed; error says why */
+} store_delivery_state;
+
+/* A claimed webhook delivery (claim_delivery) and the alert it carries. */
+typedef struct store_delivery {
+    int64_t id;
+    char url[STORE_URL_MAX];
+    int attempt;                   /* which try this claim is, from 1 */
+    store_alert alert;             /* as stored now, acknowledgement included */
+} store_delivery;
 
 /* Vehicles seen near a target (convoy analysis). */
 typedef struct store_convoy {
@@ -424,6 +446,31 @@ typedef struct store_ops {
     store_code (*wait_alerts)(store *s, int64_t after_id, int timeout_ms,
                               store_alert_cb cb, void *ctx);
 
+    /* --- webhook deliveries (the outbox) --- */
+
+    /*
+     * Claims the pending delivery due longest (due_ms <= now_ms) and fills
+     * *out with it and its alert; STORE_NOTFOUND when none is due. The
+     * claim counts the attempt and moves due_ms to now_ms + lease_ms in
+     * one committed change, so no other thread or node claims it while it
+     * is tried, and one whose claimer died (kill -9 mid-POST) is claimed
+     * again once the lease runs out: at least once, and twice only then.
+     * PostgreSQL skips rows another node has locked (FOR UPDATE SKIP
+     * LOCKED); SQLite claims inside an IMMEDIATE transaction.
+     */
+    store_code (*claim_delivery)(store *s, int64_t now_ms, int64_t lease_ms,
+                                 store_delivery *out);
+
+    /*
+     * Settles a claimed attempt: with error NULL it was delivered; else
+     * error is recorded and the delivery is due again at retry_ms, or with
+     * retry_ms 0 has failed for good. STORE_CONFLICT (changing nothing)
+     * when the claim was lost: its lease ran out and it was claimed again.
+     */
+    store_code (*finish_delivery)(store *s, const store_delivery *d,
+                                  int64_t now_ms, int64_t retry_ms,
+                                  const char *error);
+
     /* --- tokens --- */
 
     /* Stores a token; STORE_CONFLICT if its name or hash is taken. */
@@ -445,7 +492,19 @@ typedef struct store_ops {
 /* The head of every engine's handle. */
 struct store {
     const store_ops *ops;
+    char *const *webhooks;         /* see store_set_webhooks(); none at open */
+    int n_webhooks;
 };
+
+/*
+ * From now on every new alert (insert_reads, create_alert) gets one
+ * pending delivery per URL of urls[0..n), in the transaction that stores
+ * it, so an acknowledged alert's deliveries survive a crash. The URLs are
+ * not copied: they must outlive the handle. Call before other threads use
+ * the handle. Each node records deliveries for its own URLs; any node
+ * that claims them delivers them.
+ */
+void store_set_webhooks(store *s, char *const *urls, int n);
 
 /*
  * Opens (creating if needed) the store at `url` and runs its schema

@@ -182,10 +182,11 @@ store_code pgs_ensure_partitions(pgs_store *s, const store_read *reads,
 /* Bumps meta 'hotlist_gen' inside the connection's open transaction. */
 store_code pgs_bump_hotlist_gen(pgs_conn *c);
 
-/* Stores the hits of the reads marked STORE_INSERTED as alerts, inside
- * the open transaction (ids commit in id order across nodes), and
- * notifies every node. */
-store_code pgs_insert_alerts(pgs_conn *c, const store_read *reads,
+/* Stores the hits of the reads marked STORE_INSERTED as alerts, with
+ * their webhook deliveries for st's URLs, inside the open transaction (ids
+ * commit in id order across nodes), and notifies every node. */
+store_code pgs_insert_alerts(const store *st, pgs_conn *c,
+                             const store_read *reads,
                              const store_insert *status, size_t n);
 
 /* Appends an audit record inside the connection's open transaction, so a
@@ -232,6 +233,9 @@ store_code pgs_list_alerts(store *, const store_alert_query *, store_alert_cb,
                            void *);
 store_code pgs_ack_alert(store *, int64_t, const char *, const char *, int64_t);
 store_code pgs_wait_alerts(store *, int64_t, int, store_alert_cb, void *);
+store_code pgs_claim_delivery(store *, int64_t, int64_t, store_delivery *);
+store_code pgs_finish_delivery(store *, const store_delivery *, int64_t,
+                               int64_t, const char *);
 store_code pgs_audit_append(store *, store_audit *);
 store_code pgs_audit_list(store *, int64_t, store_audit_cb, void *);
 

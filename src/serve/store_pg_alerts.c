@@ -1,6 +1,6 @@
 /*
- * store_pg_alerts.c: alerts on PostgreSQL, and how every node learns of
- * new ones at once.
+ * store_pg_alerts.c: alerts on PostgreSQL, their webhook deliveries (the
+ * outbox), and how every node learns of new ones at once.
  *
  * Order: streams ask for "alerts with id > the last I saw", which is only
  * safe if ids become visible in id order. Alert ids come from an identity
@@ -51,22 +51,25 @@ static void pgs_alert_row(const PGresult *r, int i, store_alert *a)
     pgs_get_text(r, i, 15, a->outcome, sizeof a->outcome);
 }
 
-/* Alerts to add, one array per column, as the insert statement takes them. */
-#define PGS_ALERT_ARRAYS 12
+/* Alerts to add, one array per column, as the insert statement takes
+ * them, and last the webhook URLs each new alert gets a delivery for. */
+#define PGS_ALERT_ARRAYS 13
 typedef struct pgs_alert_rows {
     pgs_array col[PGS_ALERT_ARRAYS];
 } pgs_alert_rows;
 
-static void pgs_alert_rows_begin(pgs_alert_rows *b)
+static void pgs_alert_rows_begin(pgs_alert_rows *b, const store *st)
 {
     static const uint32_t oids[PGS_ALERT_ARRAYS] = {
         PGS_OID_TEXT, PGS_OID_INT8, PGS_OID_TEXT, PGS_OID_TEXT, PGS_OID_TEXT,
         PGS_OID_INT4, PGS_OID_INT4, PGS_OID_INT4, PGS_OID_TEXT, PGS_OID_TEXT,
-        PGS_OID_INT8, PGS_OID_INT8
+        PGS_OID_INT8, PGS_OID_INT8, PGS_OID_TEXT
     };
     memset(b, 0, sizeof *b);
     for (int k = 0; k < PGS_ALERT_ARRAYS; k++)
         pgs_array_begin(&b->col[k], oids[k]);
+    for (int i = 0; i < st->n_webhooks; i++)
+        pgs_array_text(&b->col[12], st->webhooks[i]);
 }
 
 static void pgs_alert_rows_add(pgs_alert_rows *b, const char *read_id,
@@ -97,7 +100,8 @@ static void pgs_alert_rows_free(pgs_alert_rows *b)
 static const pgs_stmt st_alert_lock = {
     "alert_lock", "SELECT " PGS_LOCK_ALERTS
 };
-/* Returns the highest new id, or no row when every alert existed. */
+/* Returns the highest new id, or no row when every alert existed. Each new
+ * alert gets a delivery per URL in $13, due when it was made. */
 static const pgs_stmt st_alert_insert = {
     "alert_insert",
     "WITH ins AS (INSERT INTO alerts (read_id, entry_id, hotlist, vrm,"
@@ -105,7 +109,9 @@ static const pgs_stmt st_alert_insert = {
     " created_ms) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[],"
     " $4::text[], $5::text[], $6::integer[], $7::integer[], $8::integer[],"
     " $9::text[], $10::text[], $11::bigint[], $12::bigint[])"
-    " ON CONFLICT (read_id, entry_id) DO NOTHING RETURNING id)"
+    " ON CONFLICT (read_id, entry_id) DO NOTHING RETURNING id, created_ms),"
+    " d AS (INSERT INTO deliveries (alert_id, url, due_ms)"
+    " SELECT ins.id, u, ins.created_ms FROM ins, unnest($13::text[]) u)"
     " SELECT m, pg_notify('" PGS_CHANNEL "', m::text)"
     " FROM (SELECT max(id) AS m FROM ins) x WHERE m IS NOT NULL"
 };
@@ -147,13 +153,14 @@ static int64_t pgs_wall_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-store_code pgs_insert_alerts(pgs_conn *c, const store_read *reads,
+store_code pgs_insert_alerts(const store *st, pgs_conn *c,
+                             const store_read *reads,
                              const store_insert *status, size_t n)
 {
     pgs_alert_rows b;
     int64_t now = pgs_wall_ms(), last;
     int any = 0;
-    pgs_alert_rows_begin(&b);
+    pgs_alert_rows_begin(&b, st);
     for (size_t i = 0; i < n; i++) {
         const store_read *r = &reads[i];
         for (int h = 0; status[i] == STORE_INSERTED && h < r->n_hits; h++) {
@@ -176,7 +183,7 @@ store_code pgs_create_alert(store *base, const store_alert *a, int64_t *id)
 {
     pgs_store *s = (pgs_store *)base;
     pgs_alert_rows b;
-    pgs_alert_rows_begin(&b);
+    pgs_alert_rows_begin(&b, base);
     pgs_alert_rows_add(&b, a->read_id, &a->hit, a->vrm, a->camera, a->time_ms,
                        a->created_ms ? a->created_ms : pgs_wall_ms());
     pgs_conn *c = pgs_get(s);
@@ -309,6 +316,78 @@ store_code pgs_ack_alert(store *base, int64_t id, const char *by,
         rc = pgs_get_i64(r, 0, 1) ? STORE_CONFLICT : STORE_NOTFOUND;
         store_set_error(rc == STORE_CONFLICT ? "alert %lld was acknowledged already"
                                              : "no alert %lld", (long long)id);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* --- webhook deliveries --- */
+
+/* The alert's columns first, as pgs_alert_row() reads them. SKIP LOCKED:
+ * a row another node is claiming right now is passed over, not waited
+ * for; once that claim commits the row is no longer due. */
+static const pgs_stmt st_claim_delivery = {
+    "claim_delivery",
+    "WITH d AS (UPDATE deliveries SET attempts = attempts + 1,"
+    " due_ms = $1::bigint + $2::bigint WHERE id = (SELECT id FROM deliveries"
+    " WHERE state = 0 AND due_ms <= $1::bigint ORDER BY due_ms LIMIT 1"
+    " FOR UPDATE SKIP LOCKED) RETURNING id AS d_id, alert_id, url, attempts)"
+    " SELECT " PGS_ALERT_COLS ", d_id, url, attempts"
+    " FROM alerts JOIN d ON alerts.id = d.alert_id"
+};
+
+store_code pgs_claim_delivery(store *base, int64_t now_ms, int64_t lease_ms,
+                              store_delivery *out)
+{
+    pgs_num n[2];
+    const char *vals[2] = {pgs_i64(&n[0], now_ms), pgs_i64(&n[1], lease_ms)};
+    PGresult *r = pgs_query((pgs_store *)base, &st_claim_delivery, 2, vals,
+                            "claiming a delivery");
+    if (!r)
+        return STORE_ERR;
+    store_code rc = STORE_OK;
+    if (PQntuples(r)) {
+        pgs_alert_row(r, 0, &out->alert);
+        out->id = pgs_get_i64(r, 0, 16);
+        pgs_get_text(r, 0, 17, out->url, sizeof out->url);
+        out->attempt = (int)pgs_get_i64(r, 0, 18);
+    } else {
+        store_set_error("no webhook delivery is due");
+        rc = STORE_NOTFOUND;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* attempts still ours: nobody claimed it again after our lease. */
+static const pgs_stmt st_finish_delivery = {
+    "finish_delivery",
+    "UPDATE deliveries SET state = $3::integer, due_ms = $4::bigint,"
+    " done_ms = $5::bigint, error = $6 WHERE id = $1::bigint"
+    " AND attempts = $2::integer AND state = 0"
+};
+
+store_code pgs_finish_delivery(store *base, const store_delivery *d,
+                               int64_t now_ms, int64_t retry_ms,
+                               const char *error)
+{
+    int state = !error ? STORE_DELIVERY_DONE
+                : retry_ms ? STORE_DELIVERY_PENDING : STORE_DELIVERY_FAILED;
+    pgs_num n[5];
+    const char *vals[6] = {
+        pgs_i64(&n[0], d->id), pgs_i64(&n[1], d->attempt),
+        pgs_i64(&n[2], state), pgs_i64(&n[3], retry_ms),
+        pgs_i64(&n[4], state == STORE_DELIVERY_PENDING ? 0 : now_ms),
+        error ? error : ""
+    };
+    PGresult *r = pgs_query((pgs_store *)base, &st_finish_delivery, 6, vals,
+                            "finishing a delivery");
+    if (!r)
+        return STORE_ERR;
+    store_code rc = STORE_OK;
+    if (!strcmp(PQcmdTuples(r), "0")) {
+        store_set_error("delivery %lld was claimed again", (long long)d->id);
+        rc = STORE_CONFLICT;
     }
     PQclear(r);
     return rc;

@@ -86,7 +86,8 @@ static int64_t pgs_now_ms(void)
 
 /* Runs the batch statement (and the alerts) in one transaction; marks the
  * reads that went in. *code gets the SQLSTATE of a failure. */
-static store_code pgs_insert_once(pgs_conn *c, const store_read *reads,
+static store_code pgs_insert_once(const store *st, pgs_conn *c,
+                                  const store_read *reads,
                                   const pgs_ord *order, size_t n,
                                   const int *first, store_insert *status,
                                   pgs_array *arr, char code[6])
@@ -154,7 +155,7 @@ static store_code pgs_insert_once(pgs_conn *c, const store_read *reads,
     PQclear(r);
     if (!has_hits)
         return STORE_OK;
-    return pgs_end(c, pgs_insert_alerts(c, reads, status, n));
+    return pgs_end(c, pgs_insert_alerts(st, c, reads, status, n));
 }
 
 store_code pgs_insert_reads(store *base, const store_read *reads, size_t n,
@@ -184,14 +185,15 @@ store_code pgs_insert_reads(store *base, const store_read *reads, size_t n,
     pgs_conn *c = rc == STORE_OK ? pgs_get(s) : NULL;
     if (c) {
         char code[6] = "";
-        rc = pgs_insert_once(c, reads, order, n, first, status, arr, code);
+        rc = pgs_insert_once(base, c, reads, order, n, first, status, arr,
+                             code);
         /* 23514: no partition for a row: another node dropped a day this
          * process thought was there. Make it again and retry once. */
         if (rc != STORE_OK && !strcmp(code, "23514")) {
             rc = pgs_ensure_partitions(s, reads, n, 1);
             if (rc == STORE_OK)
-                rc = pgs_insert_once(c, reads, order, n, first, status, arr,
-                                     code);
+                rc = pgs_insert_once(base, c, reads, order, n, first, status,
+                                     arr, code);
         }
         pgs_put(s, c);
     } else {

@@ -67,6 +67,15 @@ static const char *const sq_migrations[] = {
     " authorisation TEXT NOT NULL, query TEXT NOT NULL,"
     " result_count INTEGER NOT NULL, result TEXT NOT NULL,"
     " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);",
+    /* 2: the webhook outbox (store.h). Alerts stored before it have had
+     * their webhooks sent from memory, or lost: none is sent again. */
+    "CREATE TABLE deliveries(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,"
+    " url TEXT NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, due_ms INTEGER NOT NULL,"
+    " done_ms INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX deliveries_alert ON deliveries(alert_id);"
+    "CREATE INDEX deliveries_due ON deliveries(due_ms) WHERE state = 0;",
 };
 #define SQ_NMIGRATIONS ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 
@@ -386,6 +395,8 @@ static const store_ops sq_ops = {
     .list_alerts = sq_list_alerts,
     .ack_alert = sq_ack_alert,
     .wait_alerts = sq_wait_alerts,
+    .claim_delivery = sq_claim_delivery,
+    .finish_delivery = sq_finish_delivery,
     .add_token = sq_add_token,
     .find_token = sq_find_token,
     .count_tokens = sq_count_tokens,

@@ -135,6 +135,9 @@ store_code sq_list_alerts(store *, const store_alert_query *, store_alert_cb,
                           void *);
 store_code sq_ack_alert(store *, int64_t, const char *, const char *, int64_t);
 store_code sq_wait_alerts(store *, int64_t, int, store_alert_cb, void *);
+store_code sq_claim_delivery(store *, int64_t, int64_t, store_delivery *);
+store_code sq_finish_delivery(store *, const store_delivery *, int64_t, int64_t,
+                              const char *);
 store_code sq_audit_append(store *, store_audit *);
 store_code sq_audit_list(store *, int64_t, store_audit_cb, void *);
 
@@ -143,8 +146,9 @@ store_code sq_audit_list(store *, int64_t, store_audit_cb, void *);
  * audit_append and delete_reads_before. */
 store_code sq_audit_insert(sq_store *s, store_audit *a);
 
-/* Inserts one alert row on the writer (inside a transaction); *id is 0 when
- * it existed already. Shared by insert_reads and create_alert. */
+/* Inserts one alert row on the writer (inside a transaction), with its
+ * pending webhook deliveries; *id is 0 when it existed already. Shared by
+ * insert_reads and create_alert. */
 store_code sq_insert_alert(sq_store *s, const char *read_id, const store_hit *h,
                            const char *vrm, const char *camera, int64_t time_ms,
                            int64_t created_ms, int64_t *id);

@@ -1,6 +1,7 @@
 /*
  * store_sqlite_alerts.c: the SQLite engine's alerts (create, list,
- * acknowledge, wait for new ones) and the hash-chained audit log.
+ * acknowledge, wait for new ones), their webhook deliveries (the outbox)
+ * and the hash-chained audit log.
  */
 #include "store_sqlite.h"
 
@@ -196,6 +197,77 @@ store_code sq_wait_alerts(store *base, int64_t after_id, int timeout_ms,
             ;
         pthread_mutex_unlock(&s->alock);
     }
+}
+
+/* --- webhook deliveries --- */
+
+store_code sq_claim_delivery(store *base, int64_t now_ms, int64_t lease_ms,
+                             store_delivery *out)
+{
+    sq_store *s = (sq_store *)base;
+    store_code rc = sq_begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    /* The alert's columns first, as fill_alert() reads them. */
+    sqlite3_stmt *st = sq_prepare(s->writer, "SELECT " ALERT_COLS ", d_id, url,"
+        " attempts FROM alerts JOIN (SELECT id AS d_id, alert_id, url, attempts"
+        " FROM deliveries WHERE state = 0 AND due_ms <= ?1 ORDER BY due_ms"
+        " LIMIT 1) ON id = alert_id");
+    if (!st)
+        return sq_end(s, STORE_ERR);
+    sqlite3_bind_int64(st, 1, now_ms);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        fill_alert(st, &out->alert);
+        out->id = sqlite3_column_int64(st, 16);
+        sq_col_text(st, 17, out->url, sizeof out->url);
+        out->attempt = sqlite3_column_int(st, 18) + 1;
+    }
+    sqlite3_finalize(st);
+    if (step == SQLITE_DONE) {
+        store_set_error("no webhook delivery is due");
+        return sq_end(s, STORE_NOTFOUND);
+    }
+    if (step != SQLITE_ROW)
+        return sq_end(s, sq_fail(s->writer, "claim delivery"));
+    if (!(st = sq_prepare(s->writer, "UPDATE deliveries SET attempts = ?2,"
+                                     " due_ms = ?3 WHERE id = ?1")))
+        return sq_end(s, STORE_ERR);
+    sqlite3_bind_int64(st, 1, out->id);
+    sqlite3_bind_int(st, 2, out->attempt);
+    sqlite3_bind_int64(st, 3, now_ms + lease_ms);
+    return sq_end(s, sq_run(s, st, "claim delivery"));
+}
+
+store_code sq_finish_delivery(store *base, const store_delivery *d,
+                              int64_t now_ms, int64_t retry_ms,
+                              const char *error)
+{
+    sq_store *s = (sq_store *)base;
+    int state = !error ? STORE_DELIVERY_DONE
+                : retry_ms ? STORE_DELIVERY_PENDING : STORE_DELIVERY_FAILED;
+    store_code rc = sq_begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    /* attempts still ours: nobody claimed it again after our lease. */
+    sqlite3_stmt *st = sq_prepare(s->writer, "UPDATE deliveries SET state = ?3,"
+        " due_ms = ?4, done_ms = ?5, error = ?6"
+        " WHERE id = ?1 AND attempts = ?2 AND state = 0");
+    if (!st)
+        return sq_end(s, STORE_ERR);
+    sqlite3_bind_int64(st, 1, d->id);
+    sqlite3_bind_int(st, 2, d->attempt);
+    sqlite3_bind_int(st, 3, state);
+    sqlite3_bind_int64(st, 4, retry_ms);
+    sqlite3_bind_int64(st, 5, state == STORE_DELIVERY_PENDING ? 0 : now_ms);
+    sqlite3_bind_text(st, 6, error ? error : "", -1, SQLITE_STATIC);
+    rc = sq_run(s, st, "finish delivery");
+    if (rc == STORE_OK && !sqlite3_changes(s->writer)) {
+        store_set_error("delivery %lld was claimed again", (long long)d->id);
+        sq_end(s, STORE_OK);
+        return STORE_CONFLICT;
+    }
+    return sq_end(s, rc);
 }
 
 /* --- audit --- */

@@ -75,6 +75,17 @@ store_code sq_insert_alert(sq_store *s, const char *read_id, const store_hit *h,
     if (sq_run(s, st, "insert alert") != STORE_OK)
         return STORE_ERR;
     *id = sqlite3_changes(s->writer) ? sqlite3_last_insert_rowid(s->writer) : 0;
+    /* Its webhook deliveries, due at once (store_set_webhooks). */
+    for (int i = 0; *id && i < s->base.n_webhooks; i++) {
+        if (!(st = sq_prepare(s->writer, "INSERT INTO deliveries(alert_id, url,"
+                                         " due_ms) VALUES(?1, ?2, ?3)")))
+            return STORE_ERR;
+        sqlite3_bind_int64(st, 1, *id);
+        sqlite3_bind_text(st, 2, s->base.webhooks[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, created_ms);
+        if (sq_run(s, st, "insert delivery") != STORE_OK)
+            return STORE_ERR;
+    }
     return STORE_OK;
 }
 

@@ -9,8 +9,9 @@
  * searches and paging), day partitions made on demand by racing handles
  * and dropped by retention (each drop committed with its audit record,
  * shown by failures injected into the record), hotlists and entries, alerts (ordering, ack,
- * delivery to another handle's wait_alerts via LISTEN/NOTIFY), tokens, the
- * audit chain and the investigations.
+ * delivery to another handle's wait_alerts via LISTEN/NOTIFY), the webhook
+ * outbox (each delivery claimed once by racing handles, leases, retries),
+ * tokens, the audit chain and the investigations.
  */
 #include "store.h"
 #include "valid.h"
@@ -566,6 +567,95 @@ static void test_alerts(store *a, store *b)
 /* --- retention --- */
 
 /* A retention record as the sweep makes it (result_count is the store's). */
+/* A "node" sending webhooks: claims and delivers until nothing is due. */
+#define DL_ALERTS 40
+typedef struct sender {
+    store *s;
+    pthread_t t;
+    int claimed[2 * DL_ALERTS + 1];  /* by delivery id, less the first */
+    int64_t first;
+    int errors;
+} sender;
+
+static void *send_main(void *arg)
+{
+    sender *n = arg;
+    store_delivery d;
+    store_code rc;
+    while ((rc = n->s->ops->claim_delivery(n->s, now_ms(), 60000, &d)) == STORE_OK) {
+        int64_t k = d.id - n->first;
+        if (k < 0 || k >= 2 * DL_ALERTS || d.attempt != 1
+            || n->s->ops->finish_delivery(n->s, &d, now_ms(), 0, NULL) != STORE_OK)
+            n->errors++;
+        else
+            n->claimed[k]++;
+    }
+    n->errors += rc != STORE_NOTFOUND;
+    return NULL;
+}
+
+/*
+ * The webhook outbox: a new alert brings one pending delivery per URL the
+ * handle was given; four senders on two handles (two nodes) claim every
+ * delivery exactly once between them; a claim whose lease ran out goes to
+ * the next claimer, and the late first claimer's outcome is refused;
+ * retries wait for their time; a final failure stays failed.
+ */
+static void test_deliveries(store *a, store *b)
+{
+    static char *urls[] = {"http://127.0.0.1:9/a", "http://127.0.0.1:9/b"};
+    store_set_webhooks(a, urls, 2);
+    store_alert al = {.hit = {.entry_id = 77, .hotlist = "watch",
+                              .entry_vrm = "HOT1", .priority = 3},
+                      .vrm = "HOT1", .camera = "CAM-1", .time_ms = T0,
+                      .created_ms = now_ms()};
+    int64_t id;
+    for (int i = 0; i < DL_ALERTS; i++) {
+        snprintf(al.read_id, sizeof al.read_id, "dl-%d", i);
+        REQUIRE(a->ops->create_alert(a, &al, &id) == STORE_OK);
+    }
+    CHECK(sql_count("SELECT count(*) FROM deliveries WHERE state = 0") == 2 * DL_ALERTS);
+    int64_t first = sql_count("SELECT min(id) FROM deliveries");
+
+    sender n[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&n[i], 0, sizeof n[i]);
+        n[i].s = i % 2 ? b : a;
+        n[i].first = first;
+        pthread_create(&n[i].t, NULL, send_main, &n[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(n[i].t, NULL);
+    int once = 1;
+    for (int k = 0; k < 2 * DL_ALERTS; k++)
+        once &= n[0].claimed[k] + n[1].claimed[k] + n[2].claimed[k]
+                + n[3].claimed[k] == 1;
+    CHECK(once && !n[0].errors && !n[1].errors && !n[2].errors && !n[3].errors);
+    CHECK(sql_count("SELECT count(*) FROM deliveries WHERE state = 1") == 2 * DL_ALERTS);
+
+    /* One delivery, tried by a, whose lease lapses; b takes it over. */
+    store_set_webhooks(a, urls, 1);
+    snprintf(al.read_id, sizeof al.read_id, "dl-lease");
+    REQUIRE(a->ops->create_alert(a, &al, &id) == STORE_OK);
+    int64_t t = now_ms();
+    store_delivery da, db;
+    CHECK(a->ops->claim_delivery(a, t, 1000, &da) == STORE_OK && da.attempt == 1
+          && da.alert.id == id && !strcmp(da.url, urls[0])
+          && !strcmp(da.alert.read_id, "dl-lease"));
+    CHECK(b->ops->claim_delivery(b, t + 999, 1000, &db) == STORE_NOTFOUND);
+    CHECK(b->ops->claim_delivery(b, t + 1000, 1000, &db) == STORE_OK
+          && db.id == da.id && db.attempt == 2);
+    CHECK(a->ops->finish_delivery(a, &da, t + 1500, 0, NULL) == STORE_CONFLICT);
+    CHECK(b->ops->finish_delivery(b, &db, t + 1500, t + 5000, "refused") == STORE_OK);
+    CHECK(a->ops->claim_delivery(a, t + 4999, 1000, &da) == STORE_NOTFOUND);
+    CHECK(a->ops->claim_delivery(a, t + 5000, 1000, &da) == STORE_OK && da.attempt == 3);
+    CHECK(a->ops->finish_delivery(a, &da, t + 5500, 0, "refused again") == STORE_OK);
+    CHECK(a->ops->claim_delivery(a, t + 999999, 1000, &da) == STORE_NOTFOUND);
+    CHECK(sql_count("SELECT count(*) FROM deliveries WHERE state = 2"
+                    " AND attempts = 3 AND error = 'refused again'") == 1);
+    store_set_webhooks(a, NULL, 0);
+}
+
 static store_audit retention_audit(void)
 {
     store_audit a = {.time_ms = T0 + 400 * DAY, .who = "anpr serve",
@@ -699,13 +789,14 @@ int main(void)
     REQUIRE(store_open(url, &b) == STORE_OK);
     CHECK(!strcmp(a->ops->name, "postgres"));
     int v = 0;
-    CHECK(a->ops->schema_version(a, &v) == STORE_OK && v == 1);
+    CHECK(a->ops->schema_version(a, &v) == STORE_OK && v == 2);
 
     test_reads(a);
     test_many_days(a);
     test_investigations(a);
     test_lists(a);
     test_alerts(a, b);
+    test_deliveries(a, b);
     test_retention(a);
     test_stale_partition(a, b);
 
