@@ -11,7 +11,7 @@ IoU >= 0.5 with it; every other detection is a false positive (photos-dev labels
 so plates on other cars count against us too: read the figure with that in
 mind).
 
-  python3 train/det_eval.py [checkpoint.pt] [--thr 0.3] [--show DIR]
+  python3 train/det_eval.py [checkpoint.pt] [--thr 0.2] [--show DIR]
 """
 import csv
 import math
@@ -105,16 +105,19 @@ def decode(hm, reg, thr, geom, max_det=16, nms_iou=0.3, refine=True):
 
 
 REFINE_W, REFINE_H, REFINE_ZOOM, REFINE_THR, REFINE_CENTRE = 160, 96, 1.5, 0.2, 0.25
+SURE = 0.3   # detect.h DETECT_SURE
 
 
 def refine(model, grey, dets, nms_iou=0.3):
     """The second look of detect.c: each plate's window (REFINE_ZOOM times
     its width, or twice its height if more) resized to REFINE_W x REFINE_H,
-    run again, and the best plate near the window's centre taken; then the
-    quads are suppressed again, best first."""
+    run again, and the best plate near the window's centre taken; a plate
+    the first look scored under SURE is dropped unless the second scores
+    it at least SURE; then the quads are suppressed again, best first."""
     W, H = grey.size
     out = []
     for sc, q, box in dets:
+        second = 0.0
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         cw = REFINE_ZOOM * max(box[2] - box[0], 2 * (box[3] - box[1]))
         ch = cw * REFINE_H / REFINE_W
@@ -134,19 +137,22 @@ def refine(model, grey, dets, nms_iou=0.3):
                 h, r = model(torch.from_numpy(a)[None, None])
             sx, sy = (x1 - x0) / dw, (y1 - y0) / dh
             off = np.array([x0 - dx * sx, y0 - dy * sy])
-            for _, q2, b2 in decode(torch.sigmoid(h)[0, 0].numpy(), r[0].numpy(), REFINE_THR,
-                                    (sx, sy, REFINE_W, REFINE_H), max_det=8, nms_iou=nms_iou):
+            for s2, q2, b2 in decode(torch.sigmoid(h)[0, 0].numpy(), r[0].numpy(), REFINE_THR,
+                                     (sx, sy, REFINE_W, REFINE_H), max_det=8, nms_iou=nms_iou):
                 if math.hypot((b2[0] + b2[2]) / 2 + off[0] - cx, (b2[1] + b2[3]) / 2 + off[1] - cy) \
                         < REFINE_CENTRE * cw:
                     q = q2 + off
                     box = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
+                    second = s2
                     break
+        if sc < SURE and second < SURE:
+            continue
         if all(iou(box, b) <= nms_iou for _, _, b in out):
             out.append((sc, q, box))
     return out
 
 
-def evaluate(model, items, thr=0.3, show=None, second_look=True):
+def evaluate(model, items, thr=0.2, show=None, second_look=True):
     """Returns (recall, false positives per image, misses list)."""
     model.eval()
     found, fp, misses = 0, 0, []
@@ -177,7 +183,7 @@ def evaluate(model, items, thr=0.3, show=None, second_look=True):
 def main():
     torch.set_num_threads(1)
     args = sys.argv[1:]
-    thr, show, ckpt = 0.3, None, os.path.join(ROOT, "out", "det_last.pt")
+    thr, show, ckpt = 0.2, None, os.path.join(ROOT, "out", "det_last.pt")
     while args:
         a = args.pop(0)
         if a == "--thr":

@@ -77,7 +77,7 @@ def main():
             te = time.time()
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "elapsed": elapsed,
                         "step": step, "rng": comp.rng.getstate()}, LAST)
-            rec, fpi, _ = det_eval.evaluate(model, dev, 0.3)
+            rec, fpi, _ = det_eval.evaluate(model, dev)
             log("step %d  %.1f min  dev recall %.1f%%  fp/img %.2f" % (step, elapsed / 60, 100 * rec, fpi))
             t0 += time.time() - te  # evaluation time is not training time
             last_ck = time.time()

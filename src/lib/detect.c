@@ -280,8 +280,10 @@ static int clampi(int v, int lo, int hi)
  * (b unchanged when nothing is found there) or -1 with a reason in err.
  */
 static int refine(const nn_net *net, detect_work *w, const detect_head *hd, const uint8_t *gray,
-                  int width, int height, int stride, detect_box *b, char *err, size_t errlen)
+                  int width, int height, int stride, detect_box *b, float *second, char *err,
+                  size_t errlen)
 {
+    *second = 0;
     float bb[4];
     bounds(b->q, bb);
     float cx = (bb[0] + bb[2]) / 2, cy = (bb[1] + bb[3]) / 2;
@@ -319,6 +321,7 @@ static int refine(const nn_net *net, detect_work *w, const detect_head *hd, cons
                 b->q[c][0] = near[i].q[c][0] + ox;
                 b->q[c][1] = near[i].q[c][1] + oy;
             }
+            *second = near[i].score;
             break;
         }
     }
@@ -357,9 +360,12 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
      * better-scored, as the first suppression did. */
     int kept = 0;
     for (int i = 0; i < n; i++) {
+        float second;
         memcpy(boxes[i].first, boxes[i].q, sizeof boxes[i].q);
-        if (refine(net, w, &hd, gray, width, height, stride, &boxes[i], err, errlen) != 0)
+        if (refine(net, w, &hd, gray, width, height, stride, &boxes[i], &second, err, errlen) != 0)
             return -1;
+        if (boxes[i].score < DETECT_SURE && second < DETECT_SURE)
+            continue;
         bounds(boxes[i].q, w->kept[kept]);
         int dup = 0;
         for (int j = 0; j < kept && !dup; j++)
