@@ -75,7 +75,6 @@ typedef struct anpr_options {
     float min_confidence;       /* drop plates below this (0..1); default 0 */
     int max_candidates;         /* alternatives kept per plate, 1..ANPR_MAX_CANDIDATES; default 10 */
     int whole_plate;            /* nonzero: each image is one plate crop, no detection */
-    int threads;                /* worker threads per call for detection; default 1 */
     const char *recogniser_path; /* NULL: the built-in recogniser */
     const char *detector_path;   /* NULL: the built-in detector */
     anpr_precision precision;   /* default AUTO */

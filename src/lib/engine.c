@@ -86,7 +86,6 @@ void anpr_options_default(anpr_options *opt)
     opt->country = ANPR_COUNTRY_AUTO;
     opt->max_pixels = DEFAULT_MAX_PIXELS;
     opt->max_candidates = ANPR_MAX_CANDIDATES;
-    opt->threads = 1;
 }
 
 /* Loads a network from a file, or else from the bytes built into the
@@ -143,8 +142,6 @@ anpr_code anpr_engine_new(const anpr_options *opt, anpr_engine **out, char *err,
         o->max_pixels = DEFAULT_MAX_PIXELS;
     if (o->max_candidates < 1 || o->max_candidates > ANPR_MAX_CANDIDATES)
         o->max_candidates = ANPR_MAX_CANDIDATES;
-    if (o->threads < 1)
-        o->threads = 1;
     /* The caller's strings need not outlive this call. */
     o->recogniser_path = o->detector_path = NULL;
     pthread_mutex_init(&e->lock, NULL);
