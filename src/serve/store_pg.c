@@ -160,6 +160,17 @@ PGresult *pgs_query(pgs_store *s, const pgs_stmt *st, int n,
     return r;
 }
 
+store_code pgs_one_int(pgs_store *s, const pgs_stmt *st, const char *what,
+                       int64_t *n)
+{
+    PGresult *r = pgs_query(s, st, 0, NULL, what);
+    if (!r)
+        return STORE_ERR;
+    *n = PQntuples(r) ? pgs_get_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return STORE_OK;
+}
+
 PGresult *pgs_run_sql(pgs_conn *c, const char *sql, int n,
                       const char *const *vals, const char *what, char code[6])
 {

@@ -104,6 +104,11 @@ PGresult *pgs_run(pgs_conn *c, const pgs_stmt *st, int n,
 PGresult *pgs_query(pgs_store *s, const pgs_stmt *st, int n,
                     const char *const *vals, const char *what);
 
+/* The number in the first column of the one row st (no parameters)
+ * gives, 0 when it gives none: counts and the like. */
+store_code pgs_one_int(pgs_store *s, const pgs_stmt *st, const char *what,
+                       int64_t *n);
+
 /* The same for SQL built at run time from fixed pieces (never from
  * values): parsed on every call. */
 PGresult *pgs_run_sql(pgs_conn *c, const char *sql, int n,

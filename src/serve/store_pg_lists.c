@@ -434,13 +434,8 @@ static const pgs_stmt st_generation = {
 
 store_code pgs_hotlist_generation(store *base, int64_t *gen)
 {
-    PGresult *r = pgs_query((pgs_store *)base, &st_generation, 0, NULL,
-                            "hotlist generation");
-    if (!r)
-        return STORE_ERR;
-    *gen = PQntuples(r) ? pgs_get_i64(r, 0, 0) : 0;
-    PQclear(r);
-    return STORE_OK;
+    return pgs_one_int((pgs_store *)base, &st_generation, "hotlist generation",
+                       gen);
 }
 
 /* --- tokens --- */
@@ -488,13 +483,7 @@ store_code pgs_find_token(store *base, const char *hash, store_token *out)
 
 store_code pgs_count_tokens(store *base, int64_t *n)
 {
-    PGresult *r = pgs_query((pgs_store *)base, &st_count_tokens, 0, NULL,
-                            "counting tokens");
-    if (!r)
-        return STORE_ERR;
-    *n = pgs_get_i64(r, 0, 0);
-    PQclear(r);
-    return STORE_OK;
+    return pgs_one_int((pgs_store *)base, &st_count_tokens, "counting tokens", n);
 }
 
 /* --- audit chain --- */

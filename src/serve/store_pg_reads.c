@@ -538,13 +538,7 @@ static const pgs_stmt st_count = {
 
 store_code pgs_count_reads(store *base, int64_t *n)
 {
-    PGresult *r = pgs_query((pgs_store *)base, &st_count, 0, NULL,
-                            "counting reads");
-    if (!r)
-        return STORE_ERR;
-    *n = pgs_get_i64(r, 0, 0);
-    PQclear(r);
-    return STORE_OK;
+    return pgs_one_int((pgs_store *)base, &st_count, "counting reads", n);
 }
 
 static const char *const pgs_seen_sql[3] = {
