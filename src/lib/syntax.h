@@ -25,6 +25,8 @@
  *   br-old      (br)  ABC1234.
  *   eu          (eu)  any 4 to 10 letters and digits.
  *   us          (us)  any 2 to 8 letters and digits.
+ *                     In these two a letter O costs 0.3 nats (rare on such
+ *                     plates, and the likeliest misreading of 0).
  *   other       ("")  anything else.
  * A text that fits several takes the one with the highest prior (below),
  * so the permissive eu and us label only what no strict format explains.
