@@ -133,7 +133,7 @@ static sqlite3 *sq_connect(const sq_store *s)
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
              " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
-             " PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
+             " PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=268435456;",
              s->full_sync ? "FULL" : "NORMAL");
     if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         sq_fail(db, path);
@@ -307,8 +307,37 @@ static store_code sq_schema_version(store *base, int *version)
     return STORE_OK;
 }
 
-/* Checkpoints once a second until the store closes. PASSIVE: it copies
- * what no reader still needs and never blocks readers or the writer. */
+/*
+ * The WAL is cut back to journal_size_limit when it restarts. With a 64 MiB
+ * limit and a checkpoint a second, full-rate ingest (over 100 MiB of frames
+ * a second) had the file cut and grown again every second, the kernel
+ * allocating and zeroing a fresh page for every frame. With 256 MiB, and the
+ * checkpointer woken each time the WAL grows by half of that (in 4 KiB
+ * pages), the WAL stays under the limit and is rewritten in place, in the
+ * page cache. Runs in the writer's commit, under wlock.
+ */
+#define SQ_WAL_WAKE_FRAMES 32768
+
+static int sq_wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    sq_store *s = arg;
+    /* Once per step of growth: a checkpoint held back by a reader must
+     * not be retried on every commit. */
+    if (frames / SQ_WAL_WAKE_FRAMES > s->wal_frames / SQ_WAL_WAKE_FRAMES) {
+        pthread_mutex_lock(&s->alock);
+        s->checkpoint_due = 1;
+        pthread_cond_broadcast(&s->acond);
+        pthread_mutex_unlock(&s->alock);
+    }
+    s->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+/* Checkpoints once a second, or sooner when sq_wal_grew() asks, until the
+ * store closes. PASSIVE: it copies what no reader still needs and never
+ * blocks readers or the writer. */
 static void *sq_checkpoint_loop(void *arg)
 {
     sq_store *s = arg;
@@ -318,9 +347,12 @@ static void *sq_checkpoint_loop(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += 1;
-        pthread_cond_timedwait(&s->acond, &s->alock, &until);
+        while (!s->checkpoint_due && !s->stopping)
+            if (pthread_cond_timedwait(&s->acond, &s->alock, &until))
+                break; /* the second is up */
         if (s->stopping)
             break;
+        s->checkpoint_due = 0;
         pthread_mutex_unlock(&s->alock);
         /* The bulk is copied while writers go on; then, briefly holding
          * them off, the frames they added meanwhile, so the checkpoint is
@@ -439,8 +471,10 @@ store_code store_sqlite_open(const char *path, store **out)
     s->writer = sq_connect(s);
     /* The writer touches every index with each read; a larger cache keeps
      * their upper levels in memory as the store grows. */
-    if (s->writer)
+    if (s->writer) {
         sqlite3_exec(s->writer, "PRAGMA cache_size=-262144", NULL, NULL, NULL);
+        sqlite3_wal_hook(s->writer, sq_wal_grew, s);
+    }
     store_code rc = s->writer ? sq_migrate(s) : STORE_ERR;
     if (rc == STORE_OK && pthread_create(&s->checkpointer, NULL, sq_checkpoint_loop, s)) {
         store_set_error("sqlite: cannot start the checkpoint thread");

@@ -30,13 +30,16 @@ typedef struct sq_store {
     pthread_mutex_t plock;         /* guards pool */
     sq_conn *pool;                 /* idle reader connections */
     pthread_mutex_t alock;         /* guards last_alert, with acond */
-    pthread_cond_t acond;          /* broadcast when this process adds alerts */
+    pthread_cond_t acond;          /* broadcast when this process adds alerts,
+                                      or a checkpoint is due */
     int64_t last_alert;            /* highest alert id this process committed */
     pthread_mutex_t glock;         /* guards the group-commit queue */
     pthread_cond_t gcond;          /* broadcast when a group is committed */
     sq_batch *gqueue, *gtail;      /* batches waiting for a commit */
     int gleader;                   /* a thread is committing a group */
     pthread_t checkpointer;        /* moves the WAL into the database */
+    int wal_frames;                /* WAL size after the last commit; under wlock */
+    int checkpoint_due;            /* guarded by alock: the WAL has grown a step */
     int stopping;                  /* guarded by alock; stops the checkpointer */
     int has_checkpointer;
 } sq_store;
