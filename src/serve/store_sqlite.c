@@ -123,7 +123,7 @@ static sqlite3 *sq_connect(const sq_store *s)
     const char *path = s->path;
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, flags, sq_wal_vfs()) != SQLITE_OK) {
         sq_fail(db, path);
         sqlite3_close(db);
         return NULL;

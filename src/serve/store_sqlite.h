@@ -44,6 +44,10 @@ typedef struct sq_store {
     int has_checkpointer;
 } sq_store;
 
+/* The VFS that gathers WAL writes (store_sqlite_wal.c); NULL, the default
+ * one, if it could not be registered. */
+const char *sq_wal_vfs(void);
+
 /* Borrows a reader connection (NULL and error set on failure) / returns it. */
 sqlite3 *sq_reader(sq_store *s);
 void sq_release(sq_store *s, sqlite3 *db);
