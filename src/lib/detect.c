@@ -201,6 +201,20 @@ static void corners(const nn_tensor *out, const detect_head *head, int x, int y,
     }
 }
 
+/*
+ * Suppression, best first: records b's bounding box as the n-th kept one
+ * and returns 1, or returns 0 if it overlaps one of the n kept before it
+ * at IoU above nms_iou.
+ */
+static int keep(detect_work *w, int n, const detect_box *b, float nms_iou)
+{
+    bounds(b->q, w->kept[n]);
+    for (int j = 0; j < n; j++)
+        if (box_iou(w->kept[n], w->kept[j]) > nms_iou)
+            return 0;
+    return 1;
+}
+
 int detect_decode(detect_work *w, const nn_tensor *out, const detect_head *head,
                   int valid_w, int valid_h, float sx, float sy, float threshold,
                   float nms_iou, detect_box *boxes, int max_boxes)
@@ -216,19 +230,13 @@ int detect_decode(detect_work *w, const nn_tensor *out, const detect_head *head,
             if (v >= threshold && is_peak(hm, W, H, x, y))
                 np = add_peak(w->peaks, np, v, x, y);
         }
-    float (*kept)[4] = w->kept;
     int n = 0;
     for (int i = 0; i < np && n < max_boxes; i++) {
         const peak *p = &w->peaks[i];
         detect_box *b = &boxes[n];
         corners(out, head, p->x, p->y, sx, sy, b->q);
         b->score = p->score;
-        bounds(b->q, kept[n]);
-        int dup = 0;
-        for (int j = 0; j < n && !dup; j++)
-            dup = box_iou(kept[n], kept[j]) > nms_iou;
-        if (!dup)
-            n++;
+        n += keep(w, n, b, nms_iou);
     }
     return n;
 }
@@ -366,11 +374,7 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
             return -1;
         if (boxes[i].score < DETECT_SURE && second < DETECT_SURE)
             continue;
-        bounds(boxes[i].q, w->kept[kept]);
-        int dup = 0;
-        for (int j = 0; j < kept && !dup; j++)
-            dup = box_iou(w->kept[kept], w->kept[j]) > DETECT_NMS_IOU;
-        if (!dup)
+        if (keep(w, kept, &boxes[i], DETECT_NMS_IOU))
             boxes[kept++] = boxes[i];
     }
     return kept;
