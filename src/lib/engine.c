@@ -287,8 +287,11 @@ static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
         anpr_plate *p = &res->plates[res->n_plates];
         rc = recog_read(e->rec, ws->rw, px, w, h, stride, (const float(*)[2])ws->boxes[i].q,
                         o->country, o->max_candidates, p, err, sizeof err);
+        /* Where the second look found nothing the quads are one: a reread
+         * would only repeat the reading. */
         if (rc == ANPR_OK && !o->whole_plate && p->confidence >= RETRY_FROM
-            && p->confidence < RETRY_BELOW) {
+            && p->confidence < RETRY_BELOW
+            && memcmp(ws->boxes[i].first, ws->boxes[i].q, sizeof ws->boxes[i].q) != 0) {
             anpr_plate alt;
             rc = recog_read(e->rec, ws->rw, px, w, h, stride, (const float(*)[2])ws->boxes[i].first,
                             o->country, o->max_candidates, &alt, err, sizeof err);
