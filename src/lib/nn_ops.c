@@ -686,24 +686,23 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
     float big = cv->use_int8 && cv->w8 ? nonneg_max(in, (size_t)cv->in_c * h * w) : -1;
     if (cv->direct) {
         conv_direct(&kn, cv, &v, out, oh, ow);
-    } else if (big >= 0) {
-        /* An all-zero input quantises with any scale: 1 keeps it finite. */
-        float sa = big > 0 ? big / 255 : 1;
-        float *buf = scratch + phase_floats(&cv->win, cv->in_c, h, w);
-        uint8_t *bbuf = (uint8_t *)(buf + KC * NR);
-        int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups;
-        for (int g = 0; g < cv->groups; g++)
-            gemm8(&kn, m, (int)n, (int)conv_k(cv), cv->w8 + g * int8_group(cv), cv->w8_scale + g * m,
-                  &v, &cv->win, g * cpg, ow, buf, bbuf, sa, cv->bias + (size_t)g * m,
-                  cv->act == NN_ACT_RELU, out + (size_t)g * m * n);
     } else {
         float *buf = scratch + phase_floats(&cv->win, cv->in_c, h, w);
-        int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups;
+        int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups, relu = cv->act == NN_ACT_RELU;
         size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k;
-        for (int g = 0; g < cv->groups; g++)
-            gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, &v, &cv->win,
-                 g * cpg, ow, buf, cv->bias + (size_t)g * m,
-                 cv->act == NN_ACT_RELU, out + (size_t)g * m * n);
+        /* An all-zero input quantises with any scale: 1 keeps it finite. */
+        float sa = big > 0 ? big / 255 : 1;
+        for (int g = 0; g < cv->groups; g++) {
+            const float *bias = cv->bias + (size_t)g * m;
+            float *o = out + (size_t)g * m * n;
+            if (big >= 0)
+                gemm8(&kn, m, (int)n, (int)k, cv->w8 + g * int8_group(cv), cv->w8_scale + g * m,
+                      &v, &cv->win, g * cpg, ow, buf, (uint8_t *)(buf + KC * NR), sa, bias,
+                      relu, o);
+            else
+                gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, &v, &cv->win, g * cpg,
+                     ow, buf, bias, relu, o);
+        }
     }
     if (cv->act == NN_ACT_SIGMOID)
         nn_act(out, n * cv->out_c, NN_ACT_SIGMOID, out);
