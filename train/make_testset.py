@@ -29,10 +29,9 @@ def main():
     os.makedirs(os.path.join(out, "gb-synth"), exist_ok=True)
     with open(os.path.join(out, "crops.csv"), "w") as f:
         for folder, country in (("plate-crops-br", "br"), ("plate-crops-us", "us")):
-            d = os.path.join(D.DATA, folder)
-            for row in csv.DictReader(open(os.path.join(d, "labels.csv"))):
-                if D.file_number(row["image"]) % 10 == 0:
-                    f.write(f"{os.path.join(d, row['image'])},{row['plate'].upper()},{country}-crops\n")
+            for name, text in D.crop_labels(folder):
+                if D.file_number(name) % 10 == 0:
+                    f.write(f"{os.path.join(D.DATA, folder, name)},{text},{country}-crops\n")
         # European crops come unlabelled; these the project read by hand.
         d = os.path.join(D.DATA, "plate-crops-eu")
         for row in csv.DictReader(open(os.path.join(ROOT, "train", "labels", "plate-crops-eu.csv"))):

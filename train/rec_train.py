@@ -57,7 +57,7 @@ class Recogniser(nn.Module):
         nnfile.write(path, "recogniser", (1, D.IN_H, D.IN_W), meta, nnfile.resolve_inputs(layers))
 
 
-POOL_WEIGHT = {"br": 0.4, "br-mercosur": 0.1, "us": 0.5}
+POOL_WEIGHT = {"br": 0.5, "us": 0.5}
 POOLS = sorted(POOL_WEIGHT)
 
 
@@ -71,11 +71,7 @@ class Stream(torch.utils.data.IterableDataset):
         reals = D.load_real("train")
         by_country = {}
         for s in reals:
-            # Mercosur plates are 4% of the Brazilian crops, and their fifth
-            # character (a letter where old plates have a digit) was being
-            # read as the digit it resembles: give them a pool of their own.
-            mercosur = s[2] == "br" and len(s[1]) == 7 and s[1][4].isalpha()
-            by_country.setdefault("br-mercosur" if mercosur else s[2], []).append(s)
+            by_country.setdefault(s[2], []).append(s)
         while True:
             xs, ys = [], []
             for _ in range(self.batch):
@@ -128,6 +124,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--eval-every", type=float, default=5, help="minutes")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "recogniser.nnw"))
+    ap.add_argument("--init", help="start from this checkpoint's weights with a fresh optimiser and "
+                    "schedule (a fine-tune) instead of resuming train/out/rec.pt")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -136,7 +134,10 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     ckpt = os.path.join(OUT, "rec.pt")
     spent, step = 0.0, 0
-    if os.path.exists(ckpt):
+    if a.init:
+        model.load_state_dict(torch.load(a.init)["model"])
+        print(f"weights from {a.init}", flush=True)
+    elif os.path.exists(ckpt):
         st = torch.load(ckpt)
         model.load_state_dict(st["model"]); opt.load_state_dict(st["opt"])
         spent, step = st["spent"], st["step"]
