@@ -28,14 +28,8 @@ def main():
     out = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "bench-data"))
     os.makedirs(os.path.join(out, "gb-synth"), exist_ok=True)
     with open(os.path.join(out, "crops.csv"), "w") as f:
-        for folder, country in (("plate-crops-br", "br"), ("plate-crops-us", "us")):
-            for name, text in D.crop_labels(folder):
-                if D.file_number(name) % 10 == 0:
-                    f.write(f"{os.path.join(D.DATA, folder, name)},{text},{country}-crops\n")
-        # European crops come unlabelled; these the project read by hand.
-        d = os.path.join(D.DATA, "plate-crops-eu")
-        for row in csv.DictReader(open(os.path.join(ROOT, "train", "labels", "plate-crops-eu.csv"))):
-            f.write(f"{os.path.join(d, row['image'])},{row['plate']},eu-crops\n")
+        for folder, name, text, country in D.real_labels("test"):
+            f.write(f"{os.path.join(D.DATA, folder, name)},{text},{country}-crops\n")
     d = os.path.join(D.DATA, "photos-dev")
     by_size = {}
     with open(os.path.join(out, "photos-dev.csv"), "w") as f:
