@@ -10,7 +10,7 @@ test set, rendered to PNG files here because it is made, not stored, and
 GB scenes: fixed-seed synthetic GB plates on vehicle panels pasted into
 1280x720 frames, since no real UK photo with a labelled plate is to hand.
 """
-import csv, math, os, random, sys
+import math, os, random, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np
@@ -33,8 +33,8 @@ def main():
     d = os.path.join(D.DATA, "photos-dev")
     by_size = {}
     with open(os.path.join(out, "photos-dev.csv"), "w") as f:
-        for row in csv.DictReader(open(os.path.join(d, "labels.csv"))):
-            line = (f"{os.path.join(d, row['image'])},{row['plate'].upper()},{row['country']}-photos,"
+        for row in D.label_rows("photos-dev"):
+            line = (f"{os.path.join(d, row['image'])},{row['plate']},{row['country']}-photos,"
                     f"{row['x']},{row['y']},{row['w']},{row['h']}\n")
             f.write(line)
             w, h = Image.open(os.path.join(d, row["image"])).size

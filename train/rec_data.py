@@ -56,8 +56,8 @@ def file_number(name):
 LABELS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "labels"))
 
 
-def crop_labels(folder):
-    """(image name, text) of a labelled crop folder, upper case, with the
+def label_rows(folder):
+    """The rows of a shared folder's labels.csv, plate upper case, with the
     project's hand corrections (train/labels/FOLDER-fixes.csv) applied:
     the shared labels misread about one Brazilian plate in ten."""
     fixes = {}
@@ -66,7 +66,10 @@ def crop_labels(folder):
         with open(path) as f:
             fixes = {row["image"]: row["plate"] for row in csv.DictReader(f)}
     with open(os.path.join(DATA, folder, "labels.csv")) as f:
-        return [(row["image"], fixes.get(row["image"], row["plate"]).upper()) for row in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["plate"] = fixes.get(row["image"], row["plate"]).upper()
+    return rows
 
 
 def real_labels(split):
@@ -78,9 +81,9 @@ def real_labels(split):
     files and texts when it was made)."""
     out = []
     for folder, country in (("plate-crops-br", "br"), ("plate-crops-us", "us")):
-        for name, text in crop_labels(folder):
-            if (file_number(name) % 10 == 0) == (split == "test"):
-                out.append((folder, name, text, country))
+        for row in label_rows(folder):
+            if (file_number(row["image"]) % 10 == 0) == (split == "test"):
+                out.append((folder, row["image"], row["plate"], country))
     eu = "plate-crops-eu.csv" if split == "test" else "plate-crops-eu-train.csv"
     with open(os.path.join(LABELS, eu)) as f:
         out += [("plate-crops-eu", row["image"], row["plate"], "eu") for row in csv.DictReader(f)]
@@ -103,12 +106,11 @@ def load_photos_dev():
     """Plates of photos-dev cut out by their labelled boxes (measure only)."""
     out = []
     d = os.path.join(DATA, "photos-dev")
-    with open(os.path.join(d, "labels.csv")) as f:
-        for row in csv.DictReader(f):
-            im = ImageOps.exif_transpose(Image.open(os.path.join(d, row["image"]))).convert("RGB")
-            x, y, w, h = (int(row[k]) for k in "xywh")
-            x0, y0 = max(0, x), max(0, y)
-            out.append((im.crop((x0, y0, x + w, y + h)), row["plate"].upper(), row["country"]))
+    for row in label_rows("photos-dev"):
+        im = ImageOps.exif_transpose(Image.open(os.path.join(d, row["image"]))).convert("RGB")
+        x, y, w, h = (int(row[k]) for k in "xywh")
+        x0, y0 = max(0, x), max(0, y)
+        out.append((im.crop((x0, y0, x + w, y + h)), row["plate"], row["country"]))
     return out
 
 
