@@ -6,10 +6,12 @@
  * and PyTorch's outputs for them (train/make_nn_reference.py writes them
  * and documents the container). The hostile files are made here with
  * tests/nn_build.h, each with one defect and a valid CRC so that it reaches
- * the check it is aimed at.
+ * the check it is aimed at. The int8 convolution is also checked exactly
+ * against its arithmetic spelt out.
  */
 #include "nn.h"
 #include "nn_build.h"
+#include "nn_ops.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -208,6 +210,117 @@ static void test_references(void)
     if (d)
         closedir(d);
     CHECK(n >= 4, "only %d reference files in tests/data", n);
+}
+
+/* ---- int8 convolution, exactly ---------------------------------------- */
+
+/*
+ * The int8 product of nn_conv_run() against the arithmetic it promises,
+ * spelt out: input bytes round(x / sa) clamped to 0..255 with sa = max /
+ * 255, weights round(w / s) per output channel with s = max |w| / 127,
+ * exact int32 sums, then one acc * (sa * s) + bias (fused or not: the VNNI
+ * kernel fuses it) and ReLU. The shapes are odd on purpose: strides 1 to
+ * 3, unequal padding, groups, M not a multiple of 6, output rows and N not
+ * multiples of 16, K not a multiple of 4 and past 256; an all-zero input.
+ */
+static void test_int8_conv(void)
+{
+    static const struct {
+        int in_c, out_c, groups, h, w;
+        nn_window win;      /* kh, kw, sh, sw, ph, pw */
+    } cases[] = {
+        {2, 24, 1, 9, 37, {3, 3, 1, 1, 1, 1}},
+        {5, 7, 1, 11, 19, {3, 3, 2, 2, 1, 1}},
+        {6, 10, 2, 8, 21, {3, 3, 1, 1, 1, 1}},
+        {40, 13, 1, 6, 17, {3, 3, 1, 1, 1, 1}},
+        {16, 32, 1, 5, 33, {1, 1, 1, 1, 0, 0}},
+        {12, 9, 3, 9, 20, {4, 1, 1, 1, 0, 0}},
+        {3, 6, 1, 13, 29, {5, 5, 3, 3, 2, 2}},
+        {8, 11, 1, 7, 16, {1, 3, 1, 2, 0, 1}},
+        {4, 8, 1, 6, 40, {2, 3, 2, 1, 1, 0}},
+    };
+    uint32_t seed = 11;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        nn_window win = cases[t].win;
+        int in_c = cases[t].in_c, out_c = cases[t].out_c, groups = cases[t].groups;
+        int h = cases[t].h, w = cases[t].w, cpg = in_c / groups, per = out_c / groups;
+        int oh = (int)nn_window_out(h, win.kh, win.sh, win.ph);
+        int ow = (int)nn_window_out(w, win.kw, win.sw, win.pw);
+        size_t k = (size_t)cpg * win.kh * win.kw, n_in = (size_t)in_c * h * w;
+        size_t n_out = (size_t)out_c * oh * ow;
+        float *wt = malloc(sizeof(float) * out_c * k), *b = malloc(sizeof(float) * out_c);
+        float *in = malloc(sizeof(float) * n_in), *out = malloc(sizeof(float) * n_out);
+        float *ws = malloc(sizeof(float) * out_c);
+        int *wq = malloc(sizeof(int) * out_c * k);
+        uint8_t *q = malloc(n_in);
+        for (size_t i = 0; i < (size_t)out_c * k; i++)
+            wt[i] = nnb_rand(&seed);
+        for (int o = 0; o < out_c; o++)
+            b[o] = nnb_rand(&seed);
+        nn_conv cv = {.in_c = in_c, .out_c = out_c, .groups = groups, .act = NN_ACT_RELU,
+                      .win = win};
+        CHECK(!nn_conv_prepare(&cv, wt, b) && cv.w8, "case %zu: no int8 form", t);
+        cv.use_int8 = 1;
+        float *scratch = nn_alloc_aligned(sizeof(float) * nn_conv_scratch(&cv, h, w));
+        for (int o = 0; o < out_c; o++) {
+            float big = 0;
+            for (size_t i = 0; i < k; i++)
+                big = fmaxf(big, fabsf(wt[o * k + i]));
+            ws[o] = big > 0 ? big / 127 : 1;
+            for (size_t i = 0; i < k; i++)
+                wq[o * k + i] = (int)lrintf(wt[o * k + i] / ws[o]);
+        }
+        /* A random input with a quarter zeros, then t == 0's all zero. */
+        for (int zero = 0; zero < (t ? 1 : 2); zero++) {
+            float big = 0;
+            for (size_t i = 0; i < n_in; i++) {
+                float x = nnb_rand(&seed) * 3;
+                in[i] = zero || x < -1.5f ? 0 : x + 1.5f;
+                big = fmaxf(big, in[i]);
+            }
+            float sa = big > 0 ? big / 255 : 1, inv = 1 / sa;
+            for (size_t i = 0; i < n_in; i++) {
+                float x = rintf(in[i] * inv);
+                q[i] = (uint8_t)(x > 255 ? 255 : x);
+            }
+            nn_conv_run(&cv, in, h, w, out, oh, ow, scratch);
+            int bad = 0;
+            for (int o = 0; o < out_c; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++) {
+                        int32_t acc = 0;
+                        for (int c = 0; c < cpg; c++)
+                            for (int ky = 0; ky < win.kh; ky++)
+                                for (int kx = 0; kx < win.kw; kx++) {
+                                    int y = oy * win.sh - win.ph + ky;
+                                    int x = ox * win.sw - win.pw + kx;
+                                    if (y < 0 || y >= h || x < 0 || x >= w)
+                                        continue;
+                                    int ci = o / per * cpg + c;
+                                    acc += q[((size_t)ci * h + y) * w + x] *
+                                           wq[o * k + ((size_t)c * win.kh + ky) * win.kw + kx];
+                                }
+                        /* Each operation rounded to float once, through
+                         * double (exact for a float + or x), or fused. */
+                        float s = sa * ws[o];
+                        float y1 = (float)((double)(float)((double)acc * s) + b[o]);
+                        float y2 = fmaf((float)acc, s, b[o]);
+                        float got = out[((size_t)o * oh + oy) * ow + ox];
+                        bad += got != (y1 < 0 ? 0 : y1) && got != (y2 < 0 ? 0 : y2);
+                    }
+            CHECK(!bad, "int8 case %zu%s: %d of %zu outputs differ", t,
+                  zero ? " (zero input)" : "", bad, n_out);
+        }
+        nn_conv_release(&cv);
+        free(scratch);
+        free(wt);
+        free(b);
+        free(in);
+        free(out);
+        free(ws);
+        free(wq);
+        free(q);
+    }
 }
 
 /* ---- Hostile files ----------------------------------------------------- */
@@ -530,6 +643,7 @@ static void test_bad_files(void)
 int main(void)
 {
     test_references();
+    test_int8_conv();
     test_small_valid();
     test_liveness();
     test_truncations();

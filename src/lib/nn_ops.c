@@ -12,11 +12,14 @@
  * when the network is loaded; B is never built whole: each panel of NR
  * columns by KC steps of K is packed just before the micro-kernel runs it
  * against every W panel, so it stays in L1 while W streams from L2, and
- * both are read strictly sequentially.
+ * both are read strictly sequentially. The int8 form quantises the input
+ * to bytes as it makes the phased copy, once per input value, and gathers
+ * each B panel from those bytes for the whole of K at once.
  *
  * The micro-kernel and the row kernel come in a portable version and, on
- * x86-64, an AVX2+FMA one chosen at run time, so one binary runs on any
- * x86-64 and at full speed where it can.
+ * x86-64, an AVX2+FMA one chosen at run time (the int8 kernels an AVX-512
+ * VNNI one), so one binary runs on any x86-64 and at full speed where it
+ * can.
  */
 #include "nn_ops.h"
 
@@ -57,17 +60,24 @@ typedef void (*taps_fn)(int n, int nt, const float *const *src, const float *w,
 typedef void (*tile8_fn)(int k4, const int8_t *a, const uint8_t *b, float *c, size_t ldc,
                          const float *scale, const float *bias, int relu);
 /*
- * Quantises k4 steps of 4 rows of NR floats (src, rows packed) to bytes,
- * round(x * inv) clamped to 0..255, the 4 rows of a step interleaved per
- * column: dst[(step * NR + col) * 4 + row % 4].
+ * dst[x] = src[x * stride] quantised to a byte, round(v * inv) clamped to
+ * 0..255, for x < n.
  */
-typedef void (*quant_fn)(const float *src, int k4, float inv, uint8_t *dst);
+typedef void (*quant_fn)(const float *src, int n, int stride, float inv, uint8_t *dst);
+/*
+ * One NR-column panel of B for tile8 from quantised input: row kk < k of
+ * B is the NR bytes at in + koff[kk], the rows from k to the next multiple
+ * of 4 are zero, and each 4 rows are interleaved per column:
+ * dst[(kk / 4 * NR + col) * 4 + kk % 4].
+ */
+typedef void (*pack8_fn)(int k, const uint8_t *in, const size_t *koff, uint8_t *dst);
 
 typedef struct kernels {
     tile_fn tile;
     taps_fn taps;
     tile8_fn tile8;
     quant_fn quant;
+    pack8_fn pack8;
 } kernels;
 
 static void tile_generic(int k, const float *a, const float *b, float *c,
@@ -113,14 +123,30 @@ static void tile8_generic(int k4, const int8_t *a, const uint8_t *b, float *c, s
         }
 }
 
-static void quant_generic(const float *src, int k4, float inv, uint8_t *dst)
+static void quant_generic(const float *src, int n, int stride, float inv, uint8_t *dst)
 {
-    for (int p = 0; p < k4; p++, src += 4 * NR, dst += 4 * NR)
-        for (int q = 0; q < 4; q++)
-            for (int j = 0; j < NR; j++) {
-                float x = rintf(src[q * NR + j] * inv);
-                dst[4 * j + q] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
-            }
+    for (int x = 0; x < n; x++) {
+        float v = rintf(src[(size_t)x * stride] * inv);
+        dst[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+/* pack8_fn for any panel: column j of the panel reads in + koff[kk] +
+ * col[j], and the columns from nc on are zero. */
+static void pack8_cols(int k, const uint8_t *in, const size_t *koff, const size_t *col,
+                       int nc, uint8_t *dst)
+{
+    for (int kk = 0; kk < (k + 3) / 4 * 4; kk++)
+        for (int j = 0; j < NR; j++)
+            dst[(kk / 4 * NR + j) * 4 + kk % 4] = kk < k && j < nc ? in[koff[kk] + col[j]] : 0;
+}
+
+static void pack8_generic(int k, const uint8_t *in, const size_t *koff, uint8_t *dst)
+{
+    size_t col[NR];
+    for (int j = 0; j < NR; j++)
+        col[j] = (size_t)j;
+    pack8_cols(k, in, koff, col, NR, dst);
 }
 
 #if defined(__x86_64__)
@@ -267,19 +293,38 @@ static void tile8_vnni(int k4, const int8_t *a, const uint8_t *b, float *c, size
     }
 }
 
-/* Rows to int32 (rounding to nearest, as rintf), to bytes with unsigned
- * saturation, then the four rows' bytes interleaved column by column. */
+/* 16 values at a time to int32 (rounding to nearest, as rintf), then to
+ * bytes with unsigned saturation; at stride 2 the even floats of two
+ * vectors, as long as the second stays inside the n values' span. The
+ * rest, and other strides, as quant_generic. */
 __attribute__((target("avx2,avx512f,avx512bw,avx512vl")))
-static void quant_avx512(const float *src, int k4, float inv, uint8_t *dst)
+static void quant_avx512(const float *src, int n, int stride, float inv, uint8_t *dst)
 {
     __m512 iv = _mm512_set1_ps(inv);
     __m512i zero = _mm512_setzero_si512();
-    for (int p = 0; p < k4; p++, src += 4 * NR, dst += 4 * NR) {
+    __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int x = 0;
+    for (; stride <= 2 && x + 16 + (stride == 2) <= n; x += 16) {
+        const float *s = src + (size_t)x * stride;
+        __m512 f = stride == 1 ? _mm512_loadu_ps(s)
+                               : _mm512_permutex2var_ps(_mm512_loadu_ps(s), even,
+                                                        _mm512_loadu_ps(s + 16));
+        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(f, iv));
+        _mm_storeu_si128((__m128i *)(dst + x), _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero)));
+    }
+    quant_generic(src + (size_t)x * stride, n - x, stride, inv, dst + x);
+}
+
+/* Four rows of 16 bytes interleaved byte by byte in two rounds of unpacks
+ * (a 4x16 transpose); a row past k is zero. */
+__attribute__((target("avx2,avx512f,avx512bw,avx512vl")))
+static void pack8_avx512(int k, const uint8_t *in, const size_t *koff, uint8_t *dst)
+{
+    for (int kk = 0; kk < k; kk += 4, koff += 4, dst += 4 * NR) {
         __m128i r[4];
-        for (int q = 0; q < 4; q++) {
-            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(src + q * NR), iv));
-            r[q] = _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero));
-        }
+        for (int q = 0; q < 4; q++)
+            r[q] = kk + q < k ? _mm_loadu_si128((const __m128i *)(in + koff[q]))
+                              : _mm_setzero_si128();
         __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
         __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
         _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(t0, t2));
@@ -302,12 +347,12 @@ int nn_int8_fast(void)
 
 static kernels pick_kernels(void)
 {
-    kernels k = {tile_generic, taps_generic, tile8_generic, quant_generic};
+    kernels k = {tile_generic, taps_generic, tile8_generic, quant_generic, pack8_generic};
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         k.tile = tile_avx2, k.taps = taps_avx2;
     if (nn_int8_fast())
-        k.tile8 = tile8_vnni, k.quant = quant_avx512;
+        k.tile8 = tile8_vnni, k.quant = quant_avx512, k.pack8 = pack8_avx512;
 #endif
     return k;
 }
@@ -418,12 +463,14 @@ void nn_conv_release(nn_conv *cv)
  * The input as a convolution reads it: each channel padded with zeros by
  * (ph, pw) and split into sw column phases, so that every tap reads a
  * contiguous run of the input whatever the stride. Element (ci, y, r, j)
- * is the padded input at row y, column j * sw + r. Without padding and at
- * stride 1 the input is already in this form and is read in place.
+ * is the padded input at row y, column j * sw + r. In floats; without
+ * padding and at stride 1 the input is already in this form and is read in
+ * place. Or quantised to bytes for the int8 product, always a copy.
  */
 typedef struct phased {
-    const float *p;
-    size_t len;             /* floats per (row, phase) line */
+    const float *p;         /* the floats, or NULL */
+    const uint8_t *b;       /* the bytes, or NULL */
+    size_t len;             /* elements per (row, phase) line */
     int hp, sw;
 } phased;
 
@@ -437,14 +484,18 @@ static size_t phase_len(const nn_window *p, int64_t w)
     return (size_t)((w + 2 * p->pw + p->sw - 1) / p->sw);
 }
 
-/* Floats of scratch the phased copy takes, kept a multiple of NR. */
-static uint64_t phase_floats(const nn_window *p, int64_t c, int64_t h, int64_t w)
+/* Elements of a phased copy, kept a multiple of NR. */
+static uint64_t phase_size(const nn_window *p, int64_t c, int64_t h, int64_t w)
 {
-    if (phase_in_place(p))
-        return 0;
     uint64_t n = (uint64_t)c * (uint64_t)(h + 2 * p->ph) * (uint64_t)p->sw *
                  phase_len(p, w);
     return (n + NR - 1) / NR * NR;
+}
+
+/* Floats of scratch the float phased copy takes. */
+static uint64_t phase_floats(const nn_window *p, int64_t c, int64_t h, int64_t w)
+{
+    return phase_in_place(p) ? 0 : phase_size(p, c, h, w);
 }
 
 /* dst[k] = src[k * stride] for k < n; called with constant strides so that
@@ -455,22 +506,30 @@ static inline void gather(float *dst, const float *src, int n, int stride)
         dst[k] = src[(size_t)k * stride];
 }
 
-static phased phase_input(const float *in, int c, int h, int w,
-                          const nn_window *p, float *scratch)
+/*
+ * The phased copy of in[c][h][w] in scratch, or in itself where it can be.
+ * With inv > 0 it is made of bytes instead, each float quantised as
+ * kn->quant does with inv: once per input value, not once per tap.
+ */
+static phased phase_input(const kernels *kn, const float *in, int c, int h, int w,
+                          const nn_window *p, float inv, void *scratch)
 {
-    phased v = {in, (size_t)w, h + 2 * p->ph, p->sw};
-    if (phase_in_place(p))
+    phased v = {in, NULL, (size_t)w, h + 2 * p->ph, p->sw};
+    if (!inv && phase_in_place(p))
         return v;
-    v.p = scratch;
+    size_t size = inv ? 1 : sizeof(float);
+    uint8_t *bytes = scratch;
+    v.p = inv ? NULL : scratch;
+    v.b = inv ? scratch : NULL;
     v.len = phase_len(p, w);
     size_t row = (size_t)p->sw * v.len, plane = (size_t)v.hp * row;
     for (int ci = 0; ci < c; ci++) {
-        float *dst = scratch + ci * plane;
-        memset(dst, 0, sizeof(float) * row * (size_t)p->ph);
-        memset(dst + (size_t)(p->ph + h) * row, 0, sizeof(float) * row * (size_t)p->ph);
+        uint8_t *dst = bytes + ci * plane * size;
+        memset(dst, 0, size * row * (size_t)p->ph);
+        memset(dst + (size_t)(p->ph + h) * row * size, 0, size * row * (size_t)p->ph);
     }
     /* Phase r holds padded columns j * sw + r, input x = that - pw; its
-     * first j and last len - j - n floats are padding. */
+     * first j and last len - j - n elements are padding. */
     for (int r = 0; r < p->sw; r++) {
         int j = r >= p->pw ? 0 : (p->pw - r + p->sw - 1) / p->sw;
         int x = j * p->sw + r - p->pw;
@@ -479,34 +538,46 @@ static phased phase_input(const float *in, int c, int h, int w,
             for (int y = 0; y < h; y++) {
                 /* x is past the row when n is 0: point at its start then. */
                 const float *src = in + ((size_t)ci * h + y) * w + (n ? x : 0);
-                float *line = scratch + ci * plane + (size_t)(y + p->ph) * row +
-                              (size_t)r * v.len;
-                /* The pads are a float or two: loops, not memset calls. */
-                for (int k = 0; k < j; k++)
-                    line[k] = 0;
-                if (p->sw == 1)
-                    gather(line + j, src, n, 1);
+                size_t at = ci * plane + (size_t)(y + p->ph) * row + (size_t)r * v.len;
+                memset(bytes + at * size, 0, (size_t)j * size);
+                if (inv)
+                    kn->quant(src, n, p->sw, inv, bytes + at + j);
+                else if (p->sw == 1)
+                    gather((float *)scratch + at + j, src, n, 1);
                 else if (p->sw == 2)
-                    gather(line + j, src, n, 2);
+                    gather((float *)scratch + at + j, src, n, 2);
                 else
-                    gather(line + j, src, n, p->sw);
-                for (size_t k = (size_t)(j + n); k < v.len; k++)
-                    line[k] = 0;
+                    gather((float *)scratch + at + j, src, n, p->sw);
+                memset(bytes + (at + j + n) * size, 0, (v.len - j - n) * size);
             }
     }
     return v;
 }
 
-/* Where output row oy's reading of channel ci starts. */
-static const float *row_start(const phased *v, const nn_window *p, int ci, int oy)
+/* Where output row oy's reading of channel ci starts, in elements. */
+static size_t row_at(const phased *v, const nn_window *p, int ci, int oy)
 {
-    return v->p + ((size_t)ci * v->hp + (size_t)oy * p->sh) * v->sw * v->len;
+    return ((size_t)ci * v->hp + (size_t)oy * p->sh) * v->sw * v->len;
 }
 
-/* Where tap (ky, kx) reads, counted from row_start(). */
+/* Where tap (ky, kx) reads, counted from row_at(). */
 static size_t tap_offset(const phased *v, int ky, int kx)
 {
     return ((size_t)ky * v->sw + (size_t)(kx % v->sw)) * v->len + (size_t)(kx / v->sw);
+}
+
+/*
+ * The int8 product's scratch, in bytes: the phased bytes, then at *koff
+ * where each row of K reads (see gemm8), then at *panel the whole column
+ * panel of B.
+ */
+static uint64_t int8_scratch(const nn_conv *cv, int64_t h, int64_t w, size_t *koff,
+                             size_t *panel)
+{
+    size_t k = conv_k(cv);
+    *koff = round_up(phase_size(&cv->win, cv->in_c, h, w), 64);
+    *panel = *koff + round_up(sizeof(size_t) * k, 64);
+    return *panel + round_up(k, 4) * NR;
 }
 
 uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
@@ -514,8 +585,11 @@ uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
     uint64_t phase = phase_floats(&cv->win, cv->in_c, h, w);
     if (cv->in_c == cv->groups)
         return phase;
-    /* + a B panel, and for int8 the whole column panel in bytes */
-    return phase + KC * NR + (cv->w8 ? round_up(conv_k(cv), 4) * NR / sizeof(float) : 0);
+    /* A float B panel beside the float copy; or the int8 layout. */
+    size_t koff, panel;
+    uint64_t f = phase + KC * NR;
+    uint64_t b = cv->w8 ? (int8_scratch(cv, h, w, &koff, &panel) + 3) / 4 : 0;
+    return f > b ? f : b;
 }
 
 /*
@@ -537,7 +611,7 @@ static void conv_direct(const kernels *kn, const nn_conv *cv, const phased *v,
             off[i] = tap_offset(v, (t0 + i) / p->kw, (t0 + i) % p->kw);
         for (int o = 0; o < cv->out_c; o++)
             for (int oy = 0; oy < oh; oy++) {
-                const float *base = row_start(v, p, o / per_group, oy);
+                const float *base = v->p + row_at(v, p, o / per_group, oy);
                 for (int i = 0; i < nt; i++)
                     src[i] = base + off[i];
                 kn->taps(ow, nt, src, cv->weights + (size_t)o * taps + t0,
@@ -563,13 +637,13 @@ static void pack_panel(const phased *v, const nn_window *p, int c0, int ow,
         size_t off = tap_offset(v, ky, kx);
         if (ox0 + NR <= ow && nc == NR) {
             /* The common case, as one fixed-size copy. */
-            const float *src = row_start(v, p, ci, oy0) + off + ox0;
+            const float *src = v->p + row_at(v, p, ci, oy0) + off + ox0;
             memcpy(dst, src, sizeof(float) * NR);
             __builtin_prefetch(src + 4 * NR);
         } else {
             for (int done = 0, ox = ox0, oy = oy0; done < nc; ox = 0, oy++) {
                 int m = nc - done < ow - ox ? nc - done : ow - ox;
-                memcpy(dst + done, row_start(v, p, ci, oy) + off + ox,
+                memcpy(dst + done, v->p + row_at(v, p, ci, oy) + off + ox,
                        sizeof(float) * (size_t)m);
                 done += m;
             }
@@ -626,24 +700,28 @@ static void gemm(const kernels *kn, int m, int n, int k, const float *a,
 }
 
 /*
- * The int8 form of gemm(): each NR-column panel of B is packed as floats
- * KC steps at a time (padded with zero steps to a multiple of 4) and
- * quantised, x / sa rounded to 0..255, into bbuf; then the whole of K is
- * multiplied at once in int32 and c = act(acc * sa * a_scale[row] + bias).
+ * The int8 form of gemm(): b is the im2col matrix of the quantised input
+ * (x / sa rounded to 0..255) at in, row kk of K reading from in + koff[kk]
+ * onwards (see conv_koff). Each NR-column panel of it is gathered whole,
+ * 4 rows interleaved, into bbuf; then the whole of K is multiplied at once
+ * in int32 and c = act(acc * sa * a_scale[row] + bias).
  */
 static void gemm8(const kernels *kn, int m, int n, int k, const int8_t *a, const float *a_scale,
-                  const phased *v, const nn_window *p, int c0, int ow, float *buf,
-                  uint8_t *bbuf, float sa, const float *bias, int relu, float *c)
+                  const uint8_t *in, const size_t *koff, const phased *v, const nn_window *p,
+                  int ow, uint8_t *bbuf, float sa, const float *bias, int relu, float *c)
 {
     int k4 = (k + 3) / 4;
     size_t ldc = (size_t)n;
     for (int j = 0; j < n; j += NR) {
-        int nc = n - j < NR ? n - j : NR;
-        for (int k0 = 0; k0 < k; k0 += KC) {
-            int kc = k - k0 < KC ? k - k0 : KC, kc4 = (kc + 3) / 4;
-            pack_panel(v, p, c0, ow, (size_t)j, nc, k0, kc, buf);
-            memset(buf + (size_t)kc * NR, 0, sizeof(float) * (size_t)(4 * kc4 - kc) * NR);
-            kn->quant(buf, kc4, 1 / sa, bbuf + (size_t)k0 * NR);
+        int nc = n - j < NR ? n - j : NR, oy = j / ow, ox = j % ow;
+        if (nc == NR && ox + NR <= ow) {
+            kn->pack8(k, in + row_at(v, p, 0, oy) + ox, koff, bbuf);
+        } else {
+            /* A panel across output rows, or the last one: per column. */
+            size_t col[NR];
+            for (int i = 0; i < nc; i++)
+                col[i] = row_at(v, p, 0, (j + i) / ow) + (size_t)((j + i) % ow);
+            pack8_cols(k, in, koff, col, nc, bbuf);
         }
         for (int i = 0; i < m; i += MR) {
             const int8_t *ap = a + (size_t)(i / MR) * 4 * k4 * MR;
@@ -677,31 +755,49 @@ static float nonneg_max(const float *x, size_t n)
     return bad ? -1 : big;
 }
 
+/*
+ * koff[kk] for each row kk of K, (channel, ky, kx) from channel 0: where in
+ * v it reads, counted from row_at() of the output row.
+ */
+static void conv_koff(const phased *v, const nn_window *p, int k, size_t *koff)
+{
+    int taps = p->kh * p->kw;
+    for (int kk = 0; kk < k; kk++)
+        koff[kk] = row_at(v, p, kk / taps, 0) + tap_offset(v, kk % taps / p->kw, kk % p->kw);
+}
+
 void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
                  float *out, int oh, int ow, float *scratch)
 {
     kernels kn = pick_kernels();
-    phased v = phase_input(in, cv->in_c, h, w, &cv->win, scratch);
+    const nn_window *p = &cv->win;
     size_t n = (size_t)oh * ow;
     float big = cv->use_int8 && cv->w8 ? nonneg_max(in, (size_t)cv->in_c * h * w) : -1;
+    /* An all-zero input quantises with any scale: 1 keeps it finite. */
+    float sa = big > 0 ? big / 255 : 1;
+    phased v = phase_input(&kn, in, cv->in_c, h, w, p, big >= 0 ? 1 / sa : 0, scratch);
     if (cv->direct) {
         conv_direct(&kn, cv, &v, out, oh, ow);
     } else {
-        float *buf = scratch + phase_floats(&cv->win, cv->in_c, h, w);
         int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups, relu = cv->act == NN_ACT_RELU;
-        size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k;
-        /* An all-zero input quantises with any scale: 1 keeps it finite. */
-        float sa = big > 0 ? big / 255 : 1;
+        size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k, koff_at = 0, panel_at = 0;
+        float *buf = scratch + phase_floats(p, cv->in_c, h, w);
+        size_t *koff = NULL;
+        if (big >= 0) {
+            int8_scratch(cv, h, w, &koff_at, &panel_at);
+            koff = (size_t *)((uint8_t *)scratch + koff_at);
+            conv_koff(&v, p, (int)k, koff);
+        }
         for (int g = 0; g < cv->groups; g++) {
             const float *bias = cv->bias + (size_t)g * m;
             float *o = out + (size_t)g * m * n;
             if (big >= 0)
                 gemm8(&kn, m, (int)n, (int)k, cv->w8 + g * int8_group(cv), cv->w8_scale + g * m,
-                      &v, &cv->win, g * cpg, ow, buf, (uint8_t *)(buf + KC * NR), sa, bias,
-                      relu, o);
+                      v.b + row_at(&v, p, g * cpg, 0), koff, &v, p, ow,
+                      (uint8_t *)scratch + panel_at, sa, bias, relu, o);
             else
-                gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, &v, &cv->win, g * cpg,
-                     ow, buf, bias, relu, o);
+                gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, &v, p, g * cpg, ow, buf,
+                     bias, relu, o);
         }
     }
     if (cv->act == NN_ACT_SIGMOID)
