@@ -38,7 +38,7 @@ typedef struct sq_store {
     sq_batch *gqueue, *gtail;      /* batches waiting for a commit */
     int gleader;                   /* a thread is committing a group */
     pthread_t checkpointer;        /* moves the WAL into the database */
-    int wal_frames;                /* WAL size after the last commit; under wlock */
+    int wal_frames;                /* guarded by alock: WAL size after the last commit */
     int checkpoint_due;            /* guarded by alock: the WAL has grown a step */
     int stopping;                  /* guarded by alock; stops the checkpointer */
     int has_checkpointer;
