@@ -278,6 +278,7 @@ static void test_int8_conv(void)
                 in[i] = zero || x < -1.5f ? 0 : x + 1.5f;
                 big = fmaxf(big, in[i]);
             }
+            in[n_in / 2] = -0.0f; /* as a ReLU passes it on: not negative */
             float sa = big > 0 ? big / 255 : 1, inv = 1 / sa;
             for (size_t i = 0; i < n_in; i++) {
                 float x = rintf(in[i] * inv);

@@ -23,7 +23,6 @@
  */
 #include "nn_ops.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -742,28 +741,39 @@ static void gemm8(const kernels *kn, int m, int n, int k, const int8_t *a, const
     }
 }
 
-/* The largest value of x[0..n), or -1 if any is negative or not finite:
- * such an input has no byte scale, and stays in float. */
+/*
+ * The largest value of x[0..n), or -1 if any is negative (-0 is not) or
+ * not finite: such an input has no byte scale, and stays in float. Worked
+ * on the bits as int32, in whose order the non-negative floats are, so
+ * that it vectorises as integer max and or, as float compares do not.
+ */
 static float nonneg_max(const float *x, size_t n)
 {
-    float big = 0;
-    int bad = 0;
+    int32_t big = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
-        big = x[i] > big ? x[i] : big;
-        bad |= !(x[i] >= 0 && x[i] <= FLT_MAX);
+        int32_t u;
+        memcpy(&u, x + i, sizeof u);
+        int32_t mag = u & INT32_MAX;
+        big = u > big ? u : big;
+        bad |= (mag > 0x7F7FFFFF) | ((u < 0) & (mag != 0));
     }
-    return bad ? -1 : big;
+    float f;
+    memcpy(&f, &big, sizeof f);
+    return bad ? -1 : f;
 }
 
 /*
  * koff[kk] for each row kk of K, (channel, ky, kx) from channel 0: where in
- * v it reads, counted from row_at() of the output row.
+ * v it reads, counted from row_at() of the output row. Each channel after
+ * the first reads its taps one channel plane on.
  */
 static void conv_koff(const phased *v, const nn_window *p, int k, size_t *koff)
 {
     int taps = p->kh * p->kw;
-    for (int kk = 0; kk < k; kk++)
-        koff[kk] = row_at(v, p, kk / taps, 0) + tap_offset(v, kk % taps / p->kw, kk % p->kw);
+    for (int t = 0; t < taps; t++)
+        koff[t] = tap_offset(v, t / p->kw, t % p->kw);
+    for (int kk = taps; kk < k; kk++)
+        koff[kk] = koff[kk - taps] + row_at(v, p, 1, 0);
 }
 
 void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
