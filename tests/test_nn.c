@@ -324,6 +324,48 @@ static void test_int8_conv(void)
     }
 }
 
+/*
+ * Max pooling folds each window from minus infinity in (ky, kx) order,
+ * keeping the old value unless the new one is larger: a NaN never wins and
+ * of two zeros the first stays. The 2x2 and 2x1 windows have their own
+ * loop, the others the general one; both must do exactly that.
+ */
+static void test_maxpool(void)
+{
+    static const nn_window wins[] = {
+        {2, 2, 2, 2, 0, 0}, {2, 1, 2, 1, 0, 0}, {3, 3, 2, 2, 1, 1}, {2, 2, 1, 1, 0, 0},
+    };
+    const float special[] = {0.0f, -0.0f, NAN, -INFINITY, INFINITY};
+    enum { C = 3, H = 7, W = 37 };
+    float in[C * H * W], out[C * H * W], want;
+    uint32_t seed = 17;
+    for (int i = 0; i < C * H * W; i++) {
+        float x = nnb_rand(&seed);
+        in[i] = x > 0.5f ? special[i % 5] : x;
+    }
+    for (size_t t = 0; t < sizeof wins / sizeof wins[0]; t++) {
+        const nn_window *p = &wins[t];
+        int oh = (int)nn_window_out(H, p->kh, p->sh, p->ph);
+        int ow = (int)nn_window_out(W, p->kw, p->sw, p->pw), bad = 0;
+        nn_maxpool(in, C, H, W, p, out, oh, ow);
+        for (int c = 0; c < C; c++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    want = -INFINITY;
+                    for (int ky = 0; ky < p->kh; ky++)
+                        for (int kx = 0; kx < p->kw; kx++) {
+                            int y = oy * p->sh - p->ph + ky, x = ox * p->sw - p->pw + kx;
+                            float v = y < 0 || y >= H || x < 0 || x >= W
+                                          ? -INFINITY : in[(c * H + y) * W + x];
+                            want = v > want ? v : want;
+                        }
+                    bad += memcmp(&want, &out[(c * oh + oy) * ow + ox], sizeof want) != 0;
+                }
+        CHECK(!bad, "max pool %dx%d stride %dx%d: %d outputs differ", p->kh, p->kw, p->sh,
+              p->sw, bad);
+    }
+}
+
 /* ---- Hostile files ----------------------------------------------------- */
 
 /* A valid 2x8x8 network using every op, 8 layers, under 1 KiB. */
@@ -645,6 +687,7 @@ int main(void)
 {
     test_references();
     test_int8_conv();
+    test_maxpool();
     test_small_valid();
     test_liveness();
     test_truncations();

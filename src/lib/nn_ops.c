@@ -874,10 +874,41 @@ static void pool(const float *in, int c, int h, int w, const nn_window *p,
         }
 }
 
+/*
+ * out[x] = the max of the 2 x kw window of rows r0 and r1 at column x * kw,
+ * folded from minus infinity in pool()'s order so that NaNs and signed
+ * zeros come out the same; a constant kw, as in gather(), vectorises.
+ */
+static inline void max_2xk(const float *r0, const float *r1, int n, int kw, float *out)
+{
+    for (int x = 0; x < n; x++) {
+        float m = -INFINITY;
+        for (int i = 0; i < kw; i++)
+            m = r0[x * kw + i] > m ? r0[x * kw + i] : m;
+        for (int i = 0; i < kw; i++)
+            m = r1[x * kw + i] > m ? r1[x * kw + i] : m;
+        out[x] = m;
+    }
+}
+
 void nn_maxpool(const float *in, int c, int h, int w, const nn_window *win,
                 float *out, int oh, int ow)
 {
-    pool(in, c, h, w, win, out, oh, ow, 1);
+    /* The recogniser's 2x2 and 2x1 windows, unpadded, without the general
+     * loop's per-tap bookkeeping: every window lies inside the input. */
+    if (win->kh != 2 || win->sh != 2 || win->sw != win->kw || win->kw > 2 || win->ph ||
+        win->pw) {
+        pool(in, c, h, w, win, out, oh, ow, 1);
+        return;
+    }
+    for (int ch = 0; ch < c; ch++)
+        for (int oy = 0; oy < oh; oy++, out += ow) {
+            const float *r0 = in + ((size_t)ch * h + 2 * (size_t)oy) * w;
+            if (win->kw == 1)
+                max_2xk(r0, r0 + w, ow, 1, out);
+            else
+                max_2xk(r0, r0 + w, ow, 2, out);
+        }
 }
 
 void nn_avgpool(const float *in, int c, int h, int w, const nn_window *win,
