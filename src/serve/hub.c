@@ -23,17 +23,27 @@ static int newest(void *ctx, const store_alert *a)
     return 1;
 }
 
+/* Alerts up to id are committed: wakes the streams and the webhook sender
+ * unless that was known already (the watcher reads back this process's
+ * alerts after the hook has told of them). The store's alert hook. */
+static void committed(void *ctx, int64_t id)
+{
+    hub *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    int moved = id > h->latest;
+    if (moved) {
+        h->latest = id;
+        pthread_cond_broadcast(&h->cond);
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (moved && h->wh)
+        webhook_poke(h->wh);
+}
+
 /* Called by wait_alerts for each new alert, oldest first. */
 static int seen(void *ctx, const store_alert *a)
 {
-    hub *h = ctx;
-    if (h->wh)
-        webhook_poke(h->wh);
-    pthread_mutex_lock(&h->lock);
-    if (a->id > h->latest)
-        h->latest = a->id;
-    pthread_cond_broadcast(&h->cond);
-    pthread_mutex_unlock(&h->lock);
+    committed(ctx, a->id);
     return 0;
 }
 
@@ -82,6 +92,7 @@ hub *hub_start(store *st, webhook *wh)
         free(h);
         return NULL;
     }
+    store_set_alert_hook(st, committed, h);
     return h;
 }
 
@@ -127,6 +138,7 @@ void hub_free(hub *h)
     if (!h)
         return;
     pthread_join(h->thread, NULL);
+    store_set_alert_hook(h->st, NULL, NULL);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->cond);
     free(h);

@@ -1,7 +1,8 @@
 /*
  * store.c: what both store engines share: choosing the engine from the
  * address, the per-thread error message, the webhook URLs new alerts get
- * deliveries for, and the audit chain's hash.
+ * deliveries for, the hook told of committed alerts, and the audit chain's
+ * hash.
  */
 #include "store.h"
 
@@ -59,6 +60,18 @@ void store_set_webhooks(store *s, char *const *urls, int n)
 {
     s->webhooks = urls;
     s->n_webhooks = n;
+}
+
+void store_set_alert_hook(store *s, void (*hook)(void *ctx, int64_t id), void *ctx)
+{
+    s->alert_hook = hook;
+    s->alert_hook_ctx = ctx;
+}
+
+void store_alerts_committed(const store *s, int64_t id)
+{
+    if (s->alert_hook)
+        s->alert_hook(s->alert_hook_ctx, id);
 }
 
 /* Adds one field and a separator no field may contain (fields are checked

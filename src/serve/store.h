@@ -494,6 +494,8 @@ struct store {
     const store_ops *ops;
     char *const *webhooks;         /* see store_set_webhooks(); none at open */
     int n_webhooks;
+    void (*alert_hook)(void *ctx, int64_t id);  /* see store_set_alert_hook() */
+    void *alert_hook_ctx;
 };
 
 /*
@@ -505,6 +507,21 @@ struct store {
  * that claims them delivers them.
  */
 void store_set_webhooks(store *s, char *const *urls, int n);
+
+/*
+ * From now on hook(ctx, id) is called in the committing thread right after
+ * every commit through this handle that stored new alerts, with the highest
+ * new id. Those alerts are durable by then, and so is every lower id (ids
+ * commit in id order, see wait_alerts), so this process can stream its own
+ * alerts without waiting for wait_alerts() to read them back. hook must be
+ * quick and must not use the store. NULL: none (as at open). Set it while
+ * nothing stores alerts.
+ */
+void store_set_alert_hook(store *s, void (*hook)(void *ctx, int64_t id), void *ctx);
+
+/* For engines: calls the alert hook, if any, after a commit that stored
+ * alerts up to id. */
+void store_alerts_committed(const store *s, int64_t id);
 
 /*
  * Opens (creating if needed) the store at `url` and runs its schema

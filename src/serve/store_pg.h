@@ -189,10 +189,13 @@ store_code pgs_bump_hotlist_gen(pgs_conn *c);
 
 /* Stores the hits of the reads marked STORE_INSERTED as alerts, with
  * their webhook deliveries for st's URLs, inside the open transaction (ids
- * commit in id order across nodes), and notifies every node. */
+ * commit in id order across nodes), and notifies every node. *last gets
+ * the highest new id, 0 when none, for store_alerts_committed() once the
+ * transaction has committed. */
 store_code pgs_insert_alerts(const store *st, pgs_conn *c,
                              const store_read *reads,
-                             const store_insert *status, size_t n);
+                             const store_insert *status, size_t n,
+                             int64_t *last);
 
 /* Appends an audit record inside the connection's open transaction, so a
  * change and its record commit together (store_pg_lists.c). Shared by

@@ -155,11 +155,13 @@ static int64_t pgs_wall_ms(void)
 
 store_code pgs_insert_alerts(const store *st, pgs_conn *c,
                              const store_read *reads,
-                             const store_insert *status, size_t n)
+                             const store_insert *status, size_t n,
+                             int64_t *last)
 {
     pgs_alert_rows b;
-    int64_t now = pgs_wall_ms(), last;
+    int64_t now = pgs_wall_ms();
     int any = 0;
+    *last = 0;
     pgs_alert_rows_begin(&b, st);
     for (size_t i = 0; i < n; i++) {
         const store_read *r = &reads[i];
@@ -169,7 +171,7 @@ store_code pgs_insert_alerts(const store *st, pgs_conn *c,
             any = 1;
         }
     }
-    store_code rc = any ? pgs_alert_rows_insert(c, &b, &last) : STORE_OK;
+    store_code rc = any ? pgs_alert_rows_insert(c, &b, last) : STORE_OK;
     pgs_alert_rows_free(&b);
     return rc;
 }
@@ -215,6 +217,8 @@ store_code pgs_create_alert(store *base, const store_alert *a, int64_t *id)
             rc = end;
         pgs_put(s, c);
     }
+    if (rc == STORE_OK)
+        store_alerts_committed(base, *id);
     pgs_alert_rows_free(&b);
     return rc;
 }

@@ -155,7 +155,11 @@ static store_code pgs_insert_once(const store *st, pgs_conn *c,
     PQclear(r);
     if (!has_hits)
         return STORE_OK;
-    return pgs_end(c, pgs_insert_alerts(st, c, reads, status, n));
+    int64_t last;
+    rc = pgs_end(c, pgs_insert_alerts(st, c, reads, status, n, &last));
+    if (rc == STORE_OK && last)
+        store_alerts_committed(st, last);
+    return rc;
 }
 
 store_code pgs_insert_reads(store *base, const store_read *reads, size_t n,

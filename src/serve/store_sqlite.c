@@ -246,6 +246,7 @@ void sq_alerts_committed(sq_store *s, int64_t id)
         s->last_alert = id;
     pthread_cond_broadcast(&s->acond);
     pthread_mutex_unlock(&s->alock);
+    store_alerts_committed(&s->base, id);
 }
 
 store_code sq_bump_hotlist_gen(sq_store *s)

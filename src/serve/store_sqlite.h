@@ -100,7 +100,8 @@ store_code sq_iter_close(sq_iter *it);
 /* The number in the first column of the one row sql gives. */
 store_code sq_one_int(sq_store *s, const char *sql, int64_t *n);
 
-/* Tells every waiter in this process that alerts up to `id` exist. */
+/* Tells every waiter in this process, and the alert hook, that alerts up to
+ * `id` are committed. */
 void sq_alerts_committed(sq_store *s, int64_t id);
 
 /* Bumps meta 'hotlist_gen' inside the current write transaction. */

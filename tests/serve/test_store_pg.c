@@ -9,7 +9,8 @@
  * searches and paging), day partitions made on demand by racing handles
  * and dropped by retention (each drop committed with its audit record,
  * shown by failures injected into the record), hotlists and entries, alerts (ordering, ack,
- * delivery to another handle's wait_alerts via LISTEN/NOTIFY), the webhook
+ * delivery to another handle's wait_alerts via LISTEN/NOTIFY, the alert
+ * hook told of each commit that stored alerts), the webhook
  * outbox (each delivery claimed once by racing handles, leases, retries),
  * tokens, the audit chain and the investigations.
  */
@@ -492,6 +493,19 @@ static void *wait_main(void *arg)
     return NULL;
 }
 
+/* What the alert hook was told (store_set_alert_hook). */
+typedef struct hooked {
+    int calls;
+    int64_t last;
+} hooked;
+
+static void on_committed(void *ctx, int64_t id)
+{
+    hooked *k = ctx;
+    k->calls++;
+    k->last = id;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec t;
@@ -516,6 +530,8 @@ static void test_alerts(store *a, store *b)
                                         &(waiter){.n = 0});
     CHECK(rc == STORE_OK && now_ms() - t0 >= 250);
 
+    hooked k = {0};
+    store_set_alert_hook(a, on_committed, &k);
     waiter w = {.s = b, .after = 0};
     pthread_create(&w.t, NULL, wait_main, &w);
     struct timespec pause = {0, 200000000};
@@ -530,10 +546,12 @@ static void test_alerts(store *a, store *b)
     pthread_join(w.t, NULL);
     CHECK(w.rc == STORE_OK && w.n == 1);
     CHECK(now_ms() - t0 < 2000);  /* woken by NOTIFY, not by the timeout */
+    /* A's own hook heard of it from the commit, once. */
+    CHECK(k.calls == 1 && k.last == w.got[0]);
 
     /* The same read again: a duplicate, and no second alert. */
     REQUIRE(a->ops->insert_reads(a, &r, 1, &st) == STORE_OK);
-    CHECK(st == STORE_DUPLICATE);
+    CHECK(st == STORE_DUPLICATE && k.calls == 1);
     store_alert al = {.read_id = "hot-r1", .hit = hit, .vrm = "HOT1",
                       .camera = "CAM-1", .time_ms = T0 + 6000, .created_ms = 7};
     int64_t id2;
@@ -541,6 +559,8 @@ static void test_alerts(store *a, store *b)
     /* A new alert by create_alert: ids grow, and B sees only the new one. */
     snprintf(al.read_id, sizeof al.read_id, "manual-1");
     CHECK(a->ops->create_alert(a, &al, &id2) == STORE_OK && id2 > w.got[0]);
+    CHECK(k.calls == 2 && k.last == id2);
+    store_set_alert_hook(a, NULL, NULL);
     waiter w2 = {.s = b};
     CHECK(b->ops->wait_alerts(b, w.got[0], 1000, collect_alert, &w2) == STORE_OK);
     CHECK(w2.n == 1 && w2.got[0] == id2);

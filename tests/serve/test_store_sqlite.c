@@ -1,0 +1,178 @@
+/*
+ * test_store_sqlite.c: what the SQLite engine does on its own, below the
+ * API that test_api drives: the alert hook (told of each commit that stored
+ * alerts, once, after it is durable, and of nothing else), and the
+ * checkpointer starting the WAL afresh while one writer never pauses, so
+ * the WAL cannot grow for ever under steady ingest.
+ */
+#include "store_sqlite.h"
+#include "valid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../check.h"
+
+/* Stops the test: later checks would only repeat the failure. */
+#define REQUIRE(cond)                                                        \
+    do {                                                                     \
+        int required_ = failures;                                            \
+        CHECK(cond);                                                         \
+        if (failures != required_)                                           \
+            exit(1);                                                         \
+    } while (0)
+
+/* 2026-11-24T00:00:00Z */
+#define T0 1795478400000LL
+
+static store_read mkread(const char *id, const char *vrm, int64_t t)
+{
+    store_read r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "%s", id);
+    snprintf(r.vrm, sizeof r.vrm, "%s", vrm);
+    valid_key(vrm, r.vrm_key);
+    snprintf(r.camera, sizeof r.camera, "CAM-1");
+    r.confidence = 0.9;
+    r.time_ms = t;
+    r.received_ms = t + 5;
+    return r;
+}
+
+/* What the alert hook was told. */
+typedef struct hooked {
+    int calls;
+    int64_t last;
+} hooked;
+
+static void on_committed(void *ctx, int64_t id)
+{
+    hooked *k = ctx;
+    k->calls++;
+    k->last = id;
+}
+
+static int newest_alert(void *ctx, const store_alert *a)
+{
+    *(int64_t *)ctx = a->id;
+    return 1;
+}
+
+static void test_alert_hook(store *s)
+{
+    store_hotlist h = {.name = "watch", .priority = 1, .created_ms = 1};
+    REQUIRE(s->ops->put_hotlist(s, &h) == STORE_OK);
+    store_entry e = {.vrm = "HOT1", .reason = "wanted", .priority = 3};
+    int64_t eid;
+    REQUIRE(s->ops->add_entries(s, "watch", &e, 1, &eid) == STORE_OK);
+    store_hit hit = {.entry_id = eid, .hotlist = "watch", .entry_vrm = "HOT1",
+                     .match = STORE_MATCH_EXACT, .priority = 3, .reason = "wanted"};
+    hooked k = {0};
+    store_set_alert_hook(s, on_committed, &k);
+
+    /* A batch without hits tells it nothing. */
+    store_read r = mkread("plain-1", "AB12CDE", T0);
+    store_insert st;
+    REQUIRE(s->ops->insert_reads(s, &r, 1, &st) == STORE_OK);
+    CHECK(k.calls == 0);
+
+    /* One with a hit: once, with the id the table now holds. */
+    r = mkread("hot-1", "HOT1", T0 + 1000);
+    r.hits = &hit;
+    r.n_hits = 1;
+    REQUIRE(s->ops->insert_reads(s, &r, 1, &st) == STORE_OK && st == STORE_INSERTED);
+    int64_t stored = 0;
+    store_alert_query q = {.limit = 1};
+    CHECK(s->ops->list_alerts(s, &q, newest_alert, &stored) == STORE_OK);
+    CHECK(k.calls == 1 && stored > 0 && k.last == stored, "calls %d last %lld stored %lld",
+          k.calls, (long long)k.last, (long long)stored);
+
+    /* The same read again is a duplicate and makes no alert. */
+    REQUIRE(s->ops->insert_reads(s, &r, 1, &st) == STORE_OK && st == STORE_DUPLICATE);
+    CHECK(k.calls == 1);
+
+    /* create_alert: a conflict tells nothing, a new alert its id. */
+    store_alert al = {.read_id = "hot-1", .hit = hit, .vrm = "HOT1", .camera = "CAM-1",
+                      .time_ms = T0 + 1000, .created_ms = 7};
+    int64_t id;
+    CHECK(s->ops->create_alert(s, &al, &id) == STORE_CONFLICT && k.calls == 1);
+    snprintf(al.read_id, sizeof al.read_id, "manual-1");
+    CHECK(s->ops->create_alert(s, &al, &id) == STORE_OK && id > stored);
+    CHECK(k.calls == 2 && k.last == id);
+
+    store_set_alert_hook(s, NULL, NULL);
+    r = mkread("hot-2", "HOT1", T0 + 2000);
+    r.hits = &hit;
+    r.n_hits = 1;
+    REQUIRE(s->ops->insert_reads(s, &r, 1, &st) == STORE_OK);
+    CHECK(k.calls == 2);
+}
+
+/* The WAL's length in frames after the last commit. */
+static int wal_frames(sq_store *s)
+{
+    pthread_mutex_lock(&s->alock);
+    int n = s->wal_frames;
+    pthread_mutex_unlock(&s->alock);
+    return n;
+}
+
+static void test_wal_restarts(store *base)
+{
+    sq_store *s = (sq_store *)base;
+    enum { BATCH = 100 };
+    store_read r[BATCH];
+    store_insert st[BATCH];
+    uint64_t x = 88172645463325252ULL;
+    int longest = 0, restarted = 0;
+    long long n = 0;
+    time_t give_up = time(NULL) + 120;
+    /* Random VRMs dirty pages all over the indexes, so the WAL grows fast;
+     * batches follow each other without a pause, so a checkpoint pass
+     * rarely finds the writer idle and the checkpointer must hold it off
+     * (once the WAL is a quarter to a half of its 65,536-frame limit). A
+     * restart shows as the WAL's length falling. */
+    while (!restarted && time(NULL) < give_up) {
+        for (int i = 0; i < BATCH; i++, n++) {
+            char id[32], vrm[8];
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            snprintf(id, sizeof id, "w%lld", n);
+            snprintf(vrm, sizeof vrm, "W%06llu", (unsigned long long)(x % 1000000));
+            r[i] = mkread(id, vrm, T0 + n);
+        }
+        REQUIRE(base->ops->insert_reads(base, r, BATCH, st) == STORE_OK);
+        int f = wal_frames(s);
+        restarted = f < longest;
+        if (f > longest)
+            longest = f;
+    }
+    CHECK(restarted, "the WAL reached %d frames in %lld reads and never started afresh",
+          longest, n);
+    int64_t count;
+    CHECK(base->ops->count_reads(base, &count) == STORE_OK && count == n + 3,
+          "%lld reads stored of %lld", (long long)count, n + 3);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/anpr-sqtest.XXXXXX", path[64];
+    REQUIRE(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    store *s;
+    REQUIRE(store_open(path, &s) == STORE_OK);
+    test_alert_hook(s);
+    test_wal_restarts(s);
+    s->ops->close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd))
+        fprintf(stderr, "could not remove %s\n", dir);
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
