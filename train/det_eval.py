@@ -113,7 +113,7 @@ def refine(model, grey, dets, nms_iou=0.3):
     its width, or twice its height if more) resized to REFINE_W x REFINE_H,
     run again, and the best plate near the window's centre taken; a plate
     the first look scored under SURE is dropped unless the second scores
-    it at least SURE; then the quads are suppressed again, best first."""
+    it at least SURE, any other unless the second finds it again; then the quads are suppressed again, best first."""
     W, H = grey.size
     out = []
     for sc, q, box in dets:
@@ -145,7 +145,7 @@ def refine(model, grey, dets, nms_iou=0.3):
                     box = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
                     second = s2
                     break
-        if sc < SURE and second < SURE:
+        if second < (SURE if sc < SURE else REFINE_THR):
             continue
         if all(iou(box, b) <= nms_iou for _, _, b in out):
             out.append((sc, q, box))

@@ -372,7 +372,7 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
         memcpy(boxes[i].first, boxes[i].q, sizeof boxes[i].q);
         if (refine(net, w, &hd, gray, width, height, stride, &boxes[i], &second, err, errlen) != 0)
             return -1;
-        if (boxes[i].score < DETECT_SURE && second < DETECT_SURE)
+        if (second < (boxes[i].score < DETECT_SURE ? DETECT_SURE : DETECT_REFINE_THRESHOLD))
             continue;
         if (keep(w, kept, &boxes[i], DETECT_NMS_IOU))
             boxes[kept++] = boxes[i];
