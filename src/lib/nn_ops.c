@@ -59,10 +59,10 @@ typedef void (*taps_fn)(int n, int nt, const float *const *src, const float *w,
 typedef void (*tile8_fn)(int k4, const int8_t *a, const uint8_t *b, float *c, size_t ldc,
                          const float *scale, const float *bias, int relu);
 /*
- * dst[x] = src[x * stride] quantised to a byte, round(v * inv) clamped to
- * 0..255, for x < n.
+ * dst[x] = src[x * stride] for x < n, a row of a phased copy: as floats,
+ * or with inv > 0 as bytes, round(v * inv) clamped to 0..255.
  */
-typedef void (*quant_fn)(const float *src, int n, int stride, float inv, uint8_t *dst);
+typedef void (*row_fn)(const float *src, int n, int stride, float inv, void *dst);
 /*
  * One NR-column panel of B for tile8 from quantised input: row kk < k of
  * B is the NR bytes at in + koff[kk], the rows from k to the next multiple
@@ -75,7 +75,7 @@ typedef struct kernels {
     tile_fn tile;
     taps_fn taps;
     tile8_fn tile8;
-    quant_fn quant;
+    row_fn row;
     pack8_fn pack8;
 } kernels;
 
@@ -122,12 +122,29 @@ static void tile8_generic(int k4, const int8_t *a, const uint8_t *b, float *c, s
         }
 }
 
-static void quant_generic(const float *src, int n, int stride, float inv, uint8_t *dst)
+/* dst[k] = src[k * stride] for k < n; called with constant strides so that
+ * each common one compiles to its own vectorised loop. */
+static inline void gather(float *dst, const float *src, int n, int stride)
 {
-    for (int x = 0; x < n; x++) {
-        float v = rintf(src[(size_t)x * stride] * inv);
-        dst[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
+    for (int k = 0; k < n; k++)
+        dst[k] = src[(size_t)k * stride];
+}
+
+/* Inline, so that row_avx2 and row_avx512 compile it for their targets. */
+static inline void row_generic(const float *src, int n, int stride, float inv, void *dst)
+{
+    uint8_t *bytes = dst;
+    if (!inv && stride == 1)
+        gather(dst, src, n, 1);
+    else if (!inv && stride == 2)
+        gather(dst, src, n, 2);
+    else if (!inv)
+        gather(dst, src, n, stride);
+    else
+        for (int x = 0; x < n; x++) {
+            float v = rintf(src[(size_t)x * stride] * inv);
+            bytes[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
 }
 
 /* pack8_fn for any panel: column j of the panel reads in + koff[kk] +
@@ -251,6 +268,13 @@ static void taps_avx2(int n, int nt, const float *const *src, const float *w,
         out[x] = relu && acc < 0 ? 0 : acc;
     }
 }
+
+/* row_generic again, vectorised for AVX2 (vroundps where it rounds). */
+__attribute__((target("avx2,fma")))
+static void row_avx2(const float *src, int n, int stride, float inv, void *dst)
+{
+    row_generic(src, n, stride, inv, dst);
+}
 #endif
 
 #if defined(__x86_64__)
@@ -292,13 +316,14 @@ static void tile8_vnni(int k4, const int8_t *a, const uint8_t *b, float *c, size
     }
 }
 
-/* 16 values at a time to int32 (rounding to nearest, as rintf), then to
- * bytes with unsigned saturation; at stride 2 the even floats of two
- * vectors, as long as the second stays inside the n values' span. The
- * rest, and other strides, as quant_generic. */
+/* 16 values at a time, at stride 2 the even floats of two vectors as
+ * long as the second stays inside the n values' span; for bytes to int32
+ * (rounding to nearest, as rintf), then to bytes with unsigned saturation.
+ * The rest, and other strides, as row_generic. */
 __attribute__((target("avx2,avx512f,avx512bw,avx512vl")))
-static void quant_avx512(const float *src, int n, int stride, float inv, uint8_t *dst)
+static void row_avx512(const float *src, int n, int stride, float inv, void *dst)
 {
+    uint8_t *bytes = dst;
     __m512 iv = _mm512_set1_ps(inv);
     __m512i zero = _mm512_setzero_si512();
     __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -308,10 +333,15 @@ static void quant_avx512(const float *src, int n, int stride, float inv, uint8_t
         __m512 f = stride == 1 ? _mm512_loadu_ps(s)
                                : _mm512_permutex2var_ps(_mm512_loadu_ps(s), even,
                                                         _mm512_loadu_ps(s + 16));
+        if (!inv) {
+            _mm512_storeu_ps((float *)dst + x, f);
+            continue;
+        }
         __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(f, iv));
-        _mm_storeu_si128((__m128i *)(dst + x), _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero)));
+        _mm_storeu_si128((__m128i *)(bytes + x), _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero)));
     }
-    quant_generic(src + (size_t)x * stride, n - x, stride, inv, dst + x);
+    row_generic(src + (size_t)x * stride, n - x, stride, inv,
+                bytes + (size_t)x * (inv ? 1 : sizeof(float)));
 }
 
 /* Four rows of 16 bytes interleaved byte by byte in two rounds of unpacks
@@ -346,12 +376,12 @@ int nn_int8_fast(void)
 
 static kernels pick_kernels(void)
 {
-    kernels k = {tile_generic, taps_generic, tile8_generic, quant_generic, pack8_generic};
+    kernels k = {tile_generic, taps_generic, tile8_generic, row_generic, pack8_generic};
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        k.tile = tile_avx2, k.taps = taps_avx2;
+        k.tile = tile_avx2, k.taps = taps_avx2, k.row = row_avx2;
     if (nn_int8_fast())
-        k.tile8 = tile8_vnni, k.quant = quant_avx512, k.pack8 = pack8_avx512;
+        k.tile8 = tile8_vnni, k.row = row_avx512, k.pack8 = pack8_avx512;
 #endif
     return k;
 }
@@ -497,18 +527,10 @@ static uint64_t phase_floats(const nn_window *p, int64_t c, int64_t h, int64_t w
     return phase_in_place(p) ? 0 : phase_size(p, c, h, w);
 }
 
-/* dst[k] = src[k * stride] for k < n; called with constant strides so that
- * each common one compiles to its own vectorised loop. */
-static inline void gather(float *dst, const float *src, int n, int stride)
-{
-    for (int k = 0; k < n; k++)
-        dst[k] = src[(size_t)k * stride];
-}
-
 /*
  * The phased copy of in[c][h][w] in scratch, or in itself where it can be.
  * With inv > 0 it is made of bytes instead, each float quantised as
- * kn->quant does with inv: once per input value, not once per tap.
+ * kn->row does with inv: once per input value, not once per tap.
  */
 static phased phase_input(const kernels *kn, const float *in, int c, int h, int w,
                           const nn_window *p, float inv, void *scratch)
@@ -539,14 +561,7 @@ static phased phase_input(const kernels *kn, const float *in, int c, int h, int 
                 const float *src = in + ((size_t)ci * h + y) * w + (n ? x : 0);
                 size_t at = ci * plane + (size_t)(y + p->ph) * row + (size_t)r * v.len;
                 memset(bytes + at * size, 0, (size_t)j * size);
-                if (inv)
-                    kn->quant(src, n, p->sw, inv, bytes + at + j);
-                else if (p->sw == 1)
-                    gather((float *)scratch + at + j, src, n, 1);
-                else if (p->sw == 2)
-                    gather((float *)scratch + at + j, src, n, 2);
-                else
-                    gather((float *)scratch + at + j, src, n, p->sw);
+                kn->row(src, n, p->sw, inv, bytes + (at + j) * size);
                 memset(bytes + (at + j + n) * size, 0, (v.len - j - n) * size);
             }
     }
@@ -581,9 +596,10 @@ static uint64_t int8_scratch(const nn_conv *cv, int64_t h, int64_t w, size_t *ko
 
 uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
 {
+    /* A direct convolution phases one channel at a time. */
+    if (cv->direct)
+        return phase_floats(&cv->win, 1, h, w);
     uint64_t phase = phase_floats(&cv->win, cv->in_c, h, w);
-    if (cv->in_c == cv->groups)
-        return phase;
     /* A float B panel beside the float copy; or the int8 layout. */
     size_t koff, panel;
     uint64_t f = phase + KC * NR;
@@ -592,11 +608,13 @@ uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
 }
 
 /*
- * Each output channel o reads input channel o / (out_c / groups) only.
- * Taps go in chunks, each chunk one pass over the output rows.
+ * Each output channel o reads input channel o / (out_c / groups) only
+ * (groups == in_c). Each input channel is phased on its own just before
+ * the outputs that read it, so that the copy is read back from cache, not
+ * memory. Taps go in chunks, each chunk one pass over the output rows.
  */
-static void conv_direct(const kernels *kn, const nn_conv *cv, const phased *v,
-                        float *out, int oh, int ow)
+static void conv_direct(const kernels *kn, const nn_conv *cv, const float *in, int h, int w,
+                        float *out, int oh, int ow, float *scratch)
 {
     enum { CHUNK = 16 };
     const nn_window *p = &cv->win;
@@ -604,19 +622,22 @@ static void conv_direct(const kernels *kn, const nn_conv *cv, const phased *v,
     size_t off[CHUNK];
     int per_group = cv->out_c / cv->groups, taps = p->kh * p->kw;
     int relu = cv->act == NN_ACT_RELU;
-    for (int t0 = 0; t0 < taps; t0 += CHUNK) {
-        int nt = taps - t0 < CHUNK ? taps - t0 : CHUNK, last = t0 + nt == taps;
-        for (int i = 0; i < nt; i++)
-            off[i] = tap_offset(v, (t0 + i) / p->kw, (t0 + i) % p->kw);
-        for (int o = 0; o < cv->out_c; o++)
-            for (int oy = 0; oy < oh; oy++) {
-                const float *base = v->p + row_at(v, p, o / per_group, oy);
-                for (int i = 0; i < nt; i++)
-                    src[i] = base + off[i];
-                kn->taps(ow, nt, src, cv->weights + (size_t)o * taps + t0,
-                         out + ((size_t)o * oh + oy) * ow,
-                         t0 ? NULL : &cv->bias[o], relu && last);
-            }
+    for (int ci = 0; ci < cv->in_c; ci++) {
+        phased v = phase_input(kn, in + (size_t)ci * h * w, 1, h, w, p, 0, scratch);
+        for (int t0 = 0; t0 < taps; t0 += CHUNK) {
+            int nt = taps - t0 < CHUNK ? taps - t0 : CHUNK, last = t0 + nt == taps;
+            for (int i = 0; i < nt; i++)
+                off[i] = tap_offset(&v, (t0 + i) / p->kw, (t0 + i) % p->kw);
+            for (int o = ci * per_group; o < (ci + 1) * per_group; o++)
+                for (int oy = 0; oy < oh; oy++) {
+                    const float *base = v.p + row_at(&v, p, 0, oy);
+                    for (int i = 0; i < nt; i++)
+                        src[i] = base + off[i];
+                    kn->taps(ow, nt, src, cv->weights + (size_t)o * taps + t0,
+                             out + ((size_t)o * oh + oy) * ow,
+                             t0 ? NULL : &cv->bias[o], relu && last);
+                }
+        }
     }
 }
 
@@ -785,10 +806,10 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
     float big = cv->use_int8 && cv->w8 ? nonneg_max(in, (size_t)cv->in_c * h * w) : -1;
     /* An all-zero input quantises with any scale: 1 keeps it finite. */
     float sa = big > 0 ? big / 255 : 1;
-    phased v = phase_input(&kn, in, cv->in_c, h, w, p, big >= 0 ? 1 / sa : 0, scratch);
     if (cv->direct) {
-        conv_direct(&kn, cv, &v, out, oh, ow);
+        conv_direct(&kn, cv, in, h, w, out, oh, ow, scratch);
     } else {
+        phased v = phase_input(&kn, in, cv->in_c, h, w, p, big >= 0 ? 1 / sa : 0, scratch);
         int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups, relu = cv->act == NN_ACT_RELU;
         size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k, koff_at = 0, panel_at = 0;
         float *buf = scratch + phase_floats(p, cv->in_c, h, w);
