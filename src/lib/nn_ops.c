@@ -70,6 +70,8 @@ typedef void (*row_fn)(const float *src, int n, int stride, float inv, void *dst
  * dst[(kk / 4 * NR + col) * 4 + kk % 4].
  */
 typedef void (*pack8_fn)(int k, const uint8_t *in, const size_t *koff, uint8_t *dst);
+/* The largest of n floats, or -1 if any is negative or not finite. */
+typedef float (*scan_fn)(const float *x, size_t n);
 
 typedef struct kernels {
     tile_fn tile;
@@ -77,6 +79,7 @@ typedef struct kernels {
     tile8_fn tile8;
     row_fn row;
     pack8_fn pack8;
+    scan_fn scan;
 } kernels;
 
 static void tile_generic(int k, const float *a, const float *b, float *c,
@@ -145,6 +148,28 @@ static inline void row_generic(const float *src, int n, int stride, float inv, v
             float v = rintf(src[(size_t)x * stride] * inv);
             bytes[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
+}
+
+/*
+ * The largest value of x[0..n), or -1 if any is negative (-0 is not) or
+ * not finite: such an input has no byte scale, and stays in float. Worked
+ * on the bits as int32, in whose order the non-negative floats are, so
+ * that it vectorises as integer max and or, as float compares do not.
+ * Inline, so that nonneg_max_avx2 compiles it for its target.
+ */
+static inline float nonneg_max(const float *x, size_t n)
+{
+    int32_t big = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t u;
+        memcpy(&u, x + i, sizeof u);
+        int32_t mag = u & INT32_MAX;
+        big = u > big ? u : big;
+        bad |= (mag > 0x7F7FFFFF) | ((u < 0) & (mag != 0));
+    }
+    float f;
+    memcpy(&f, &big, sizeof f);
+    return bad ? -1 : f;
 }
 
 /* pack8_fn for any panel: column j of the panel reads in + koff[kk] +
@@ -269,11 +294,18 @@ static void taps_avx2(int n, int nt, const float *const *src, const float *w,
     }
 }
 
-/* row_generic again, vectorised for AVX2 (vroundps where it rounds). */
+/* row_generic and nonneg_max again, vectorised for AVX2 (vroundps where
+ * a row rounds, vpmaxsd). */
 __attribute__((target("avx2,fma")))
 static void row_avx2(const float *src, int n, int stride, float inv, void *dst)
 {
     row_generic(src, n, stride, inv, dst);
+}
+
+__attribute__((target("avx2,fma")))
+static float nonneg_max_avx2(const float *x, size_t n)
+{
+    return nonneg_max(x, n);
 }
 #endif
 
@@ -376,10 +408,11 @@ int nn_int8_fast(void)
 
 static kernels pick_kernels(void)
 {
-    kernels k = {tile_generic, taps_generic, tile8_generic, row_generic, pack8_generic};
+    kernels k = {tile_generic, taps_generic, tile8_generic, row_generic, pack8_generic,
+                 nonneg_max};
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        k.tile = tile_avx2, k.taps = taps_avx2, k.row = row_avx2;
+        k.tile = tile_avx2, k.taps = taps_avx2, k.row = row_avx2, k.scan = nonneg_max_avx2;
     if (nn_int8_fast())
         k.tile8 = tile8_vnni, k.row = row_avx512, k.pack8 = pack8_avx512;
 #endif
@@ -763,27 +796,6 @@ static void gemm8(const kernels *kn, int m, int n, int k, const int8_t *a, const
 }
 
 /*
- * The largest value of x[0..n), or -1 if any is negative (-0 is not) or
- * not finite: such an input has no byte scale, and stays in float. Worked
- * on the bits as int32, in whose order the non-negative floats are, so
- * that it vectorises as integer max and or, as float compares do not.
- */
-static float nonneg_max(const float *x, size_t n)
-{
-    int32_t big = 0, bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t u;
-        memcpy(&u, x + i, sizeof u);
-        int32_t mag = u & INT32_MAX;
-        big = u > big ? u : big;
-        bad |= (mag > 0x7F7FFFFF) | ((u < 0) & (mag != 0));
-    }
-    float f;
-    memcpy(&f, &big, sizeof f);
-    return bad ? -1 : f;
-}
-
-/*
  * koff[kk] for each row kk of K, (channel, ky, kx) from channel 0: where in
  * v it reads, counted from row_at() of the output row. Each channel after
  * the first reads its taps one channel plane on.
@@ -803,7 +815,7 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
     kernels kn = pick_kernels();
     const nn_window *p = &cv->win;
     size_t n = (size_t)oh * ow;
-    float big = cv->use_int8 && cv->w8 ? nonneg_max(in, (size_t)cv->in_c * h * w) : -1;
+    float big = cv->use_int8 && cv->w8 ? kn.scan(in, (size_t)cv->in_c * h * w) : -1;
     /* An all-zero input quantises with any scale: 1 keeps it finite. */
     float sa = big > 0 ? big / 255 : 1;
     if (cv->direct) {
