@@ -9,6 +9,7 @@
  */
 #include "anpr.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,16 @@
  * cost time. */
 #define RETRY_FROM 0.1f
 #define RETRY_BELOW 0.8f
+/* A reading of at least RECROP_MIN_CHARS characters whose first and last
+ * lie closer than RECROP_BELOW of the quad's width apart came from a quad
+ * too wide for its plate (a bumper recess, a plate with its holder: the
+ * characters squeezed, the edges read as characters). The plate is read
+ * again from the part of the quad that holds them, RECROP_MARGIN
+ * character pitches wider on each side, and the reading the two back more
+ * kept, with its quad. */
+#define RECROP_MIN_CHARS 4
+#define RECROP_BELOW 0.6f
+#define RECROP_MARGIN 0.8f
 
 extern const unsigned char anpr_model_recogniser[], anpr_model_recogniser_end[];
 extern const unsigned char anpr_model_detector[], anpr_model_detector_end[];
@@ -261,6 +272,58 @@ static float agreement(const anpr_plate *a, const anpr_plate *b, const char *tex
     return confidence_in(a, text) + confidence_in(b, text);
 }
 
+/* Reads the plate again from quad b and keeps that reading (with b in q,
+ * and its span) if the text the two readings back more is its. */
+static anpr_code read_again(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
+                            int stride, const float b[4][2], anpr_plate *r, float q[4][2],
+                            float span[2], char *err, size_t errlen)
+{
+    anpr_plate alt;
+    float alt_span[2];
+    anpr_code rc = recog_read(e->rec, ws->rw, px, w, h, stride, b, e->opt.country,
+                              e->opt.max_candidates, &alt, alt_span, err, errlen);
+    if (rc == ANPR_OK && agreement(r, &alt, alt.text) > agreement(r, &alt, r->text)) {
+        *r = alt;
+        memcpy(q, b, sizeof(float[4][2]));
+        memcpy(span, alt_span, sizeof alt_span);
+    }
+    return rc;
+}
+
+/* Reads one plate the detector found into p, and the quad its reading
+ * came from into q (see RETRY_* and RECROP_*). */
+static anpr_code read_box(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
+                          int stride, const detect_box *b, anpr_plate *p, float q[4][2],
+                          char *err, size_t errlen)
+{
+    const anpr_options *o = &e->opt;
+    float span[2], from[4][2];  /* where p's characters lie, in the quad p was read from */
+    memcpy(q, b->q, sizeof b->q);
+    memcpy(from, b->q, sizeof b->q);
+    anpr_code rc = recog_read(e->rec, ws->rw, px, w, h, stride, b->q, o->country,
+                              o->max_candidates, p, span, err, errlen);
+    if (rc != ANPR_OK || o->whole_plate)
+        return rc;
+    /* Where the second look found nothing the quads are one: a reread
+     * would only repeat the reading. The box stays the refined quad. */
+    if (p->confidence >= RETRY_FROM && p->confidence < RETRY_BELOW
+        && memcmp(b->first, b->q, sizeof b->q) != 0)
+        rc = read_again(e, ws, px, w, h, stride, b->first, p, from, span, err, errlen);
+    size_t len = strlen(p->text);
+    if (rc != ANPR_OK || len < RECROP_MIN_CHARS || span[1] - span[0] >= RECROP_BELOW)
+        return rc;
+    float pitch = (span[1] - span[0]) / (float)(len - 1);
+    float a = fmaxf(0, span[0] - RECROP_MARGIN * pitch), z = fminf(1, span[1] + RECROP_MARGIN * pitch);
+    float part[4][2];
+    for (int k = 0; k < 2; k++) {
+        part[0][k] = from[0][k] + a * (from[1][k] - from[0][k]);
+        part[1][k] = from[0][k] + z * (from[1][k] - from[0][k]);
+        part[2][k] = from[3][k] + z * (from[2][k] - from[3][k]);
+        part[3][k] = from[3][k] + a * (from[2][k] - from[3][k]);
+    }
+    return read_again(e, ws, px, w, h, stride, part, p, q, span, err, errlen);
+}
+
 /* Finds and reads every plate of a grey plane; `scale` maps its pixels
  * back to those of the image the caller knows. */
 static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
@@ -285,25 +348,14 @@ static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
     res->n_plates = 0;
     for (int i = 0; i < n && rc == ANPR_OK; i++) {
         anpr_plate *p = &res->plates[res->n_plates];
-        rc = recog_read(e->rec, ws->rw, px, w, h, stride, (const float(*)[2])ws->boxes[i].q,
-                        o->country, o->max_candidates, p, err, sizeof err);
-        /* Where the second look found nothing the quads are one: a reread
-         * would only repeat the reading. */
-        if (rc == ANPR_OK && !o->whole_plate && p->confidence >= RETRY_FROM
-            && p->confidence < RETRY_BELOW
-            && memcmp(ws->boxes[i].first, ws->boxes[i].q, sizeof ws->boxes[i].q) != 0) {
-            anpr_plate alt;
-            rc = recog_read(e->rec, ws->rw, px, w, h, stride, (const float(*)[2])ws->boxes[i].first,
-                            o->country, o->max_candidates, &alt, err, sizeof err);
-            if (rc == ANPR_OK && agreement(p, &alt, alt.text) > agreement(p, &alt, p->text))
-                *p = alt;
-        }
+        float q[4][2];
+        rc = read_box(e, ws, px, w, h, stride, &ws->boxes[i], p, q, err, sizeof err);
         if (rc != ANPR_OK || !p->text[0])
             continue;
         p->detection_score = ws->boxes[i].score;
         for (int k = 0; k < 4; k++) {
-            p->box[k][0] = ws->boxes[i].q[k][0] * scale;
-            p->box[k][1] = ws->boxes[i].q[k][1] * scale;
+            p->box[k][0] = q[k][0] * scale;
+            p->box[k][1] = q[k][1] * scale;
         }
         if (p->confidence >= o->min_confidence)
             res->n_plates++;

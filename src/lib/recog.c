@@ -138,15 +138,17 @@ static void rectify(recog_work *w, const uint8_t *g, int gw, int gh, int gs,
         }
 }
 
-/* Fills the network input from the plate, as rec_data.prepare() does. */
-static void prepare(recog_work *w, const nn_net *net, const uint8_t *g, int gw,
-                    int gh, int gs, const float q[4][2], int ih, int iw)
+/* Fills the network input from the plate, as rec_data.prepare() does;
+ * returns whether it was taken as two lines laid side by side. */
+static int prepare(recog_work *w, const nn_net *net, const uint8_t *g, int gw,
+                   int gh, int gs, const float q[4][2], int ih, int iw)
 {
     const char *two = nn_meta(net, "two_line_aspect");
     float aspect_limit = two ? strtof(two, NULL) : 0;
     float qw = (dist(q[0], q[1]) + dist(q[3], q[2])) / 2;
     float qh = (dist(q[0], q[3]) + dist(q[1], q[2])) / 2;
-    if (qw < aspect_limit * qh) {
+    int two_line = qw < aspect_limit * qh;
+    if (two_line) {
         float ml[2] = {(q[0][0] + q[3][0]) / 2, (q[0][1] + q[3][1]) / 2};
         float mr[2] = {(q[1][0] + q[2][0]) / 2, (q[1][1] + q[2][1]) / 2};
         float top[4][2] = {{q[0][0], q[0][1]}, {q[1][0], q[1][1]}, {mr[0], mr[1]}, {ml[0], ml[1]}};
@@ -166,6 +168,7 @@ static void prepare(recog_work *w, const nn_net *net, const uint8_t *g, int gw,
     float inv = (float)(1.0 / (sqrt(sq / n) + 0.02));
     for (int i = 0; i < n; i++)
         w->input[i] = (float)(w->input[i] - mean) * inv;
+    return two_line;
 }
 
 static uint64_t hash_push(uint64_t h, int sym)
@@ -313,11 +316,11 @@ static void align(recog_work *w, int T, const char *alpha, const uint8_t *s, int
 
 int recog_read(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
                int height, int stride, const float q[4][2], anpr_country country,
-               int max_cand, anpr_plate *out, char *err, size_t errlen)
+               int max_cand, anpr_plate *out, float span[2], char *err, size_t errlen)
 {
     int ic, ih, iw;
     nn_input_shape(net, &ic, &ih, &iw);
-    prepare(w, net, gray, width, height, stride, q, ih, iw);
+    int two_line = prepare(w, net, gray, width, height, stride, q, ih, iw);
     nn_tensor in = {1, ih, iw, w->input};
     const nn_tensor *o;
     if (nn_run(net, w->nn, &in, &o, err, errlen) != 0)
@@ -340,6 +343,12 @@ int recog_read(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
             w->logprob[t][c] = log(w->prob[t][c] + 1e-30);
         }
     }
+    span[0] = 0, span[1] = 1;
+    for (int t = 0, first = -1; t < T && !two_line; t++)
+        if (w->prob[t][0] < 0.5) {
+            first = first < 0 ? t : first;
+            span[0] = (first + 0.5f) / T, span[1] = (t + 0.5f) / T;
+        }
     int nb = beam_search(w, T, C);
     /* The beam's probabilities were rescaled each column; the true one of
      * the best path is recovered from the first beam's share of the mass. */

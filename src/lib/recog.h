@@ -28,11 +28,14 @@ void recog_work_free(recog_work *w);
 /*
  * Reads the plate inside quad q (TL, TR, BR, BL, image pixels) of a grey
  * image. Fills out's text, confidences, country, format and candidates (up
- * to max_cand); the box is left to the caller. Returns ANPR_OK, or a code
- * with a reason in err.
+ * to max_cand); the box is left to the caller. span receives where the
+ * characters lie across a one-line plate: the centres of the first and
+ * last columns the network does not call blank, as fractions of the quad's
+ * width from its left edge ({0, 1} for a two-line plate or no character).
+ * Returns ANPR_OK, or a code with a reason in err.
  */
 int recog_read(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
                int height, int stride, const float q[4][2], anpr_country country,
-               int max_cand, anpr_plate *out, char *err, size_t errlen);
+               int max_cand, anpr_plate *out, float span[2], char *err, size_t errlen);
 
 #endif
