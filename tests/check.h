@@ -3,6 +3,7 @@
  *
  *   CHECK(cond);                       on failure prints file:line and cond
  *   CHECK(cond, "got %d", value);      ... and a printf-style note
+ *   REQUIRE(cond);                     a CHECK that ends the test on failure
  *
  * A failed check is counted in `failures` and the test goes on, so one run
  * reports every fault; main() returns nonzero when failures is nonzero.
@@ -12,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int failures;
 
@@ -33,6 +35,15 @@ static void check_note(const char *fmt, ...)
             check_note(__VA_ARGS__);                                       \
             fputc('\n', stderr);                                           \
         }                                                                  \
+    } while (0)
+
+/* Stops the test: later checks would only repeat the failure. */
+#define REQUIRE(cond)                                                        \
+    do {                                                                     \
+        int required_ = failures;                                            \
+        CHECK(cond);                                                         \
+        if (failures != required_)                                           \
+            exit(1);                                                         \
     } while (0)
 
 #endif

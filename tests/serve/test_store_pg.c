@@ -25,39 +25,13 @@
 #include <time.h>
 
 #include "../check.h"
+#include "store_fixture.h"
 
-/* Stops the test: later checks would only repeat the failure. */
-#define REQUIRE(cond)                                                        \
-    do {                                                                     \
-        int required_ = failures;                                            \
-        CHECK(cond);                                                         \
-        if (failures != required_)                                           \
-            exit(1);                                                         \
-    } while (0)
 
-#define DAY 86400000LL
-/* 2026-11-24T00:00:00Z */
-#define T0 1795478400000LL
 
 static const char *url;
 
 /* Fills a read; vrm_key from the shared lookalike rule. */
-static store_read mkread(const char *id, const char *vrm, const char *camera,
-                         int64_t t)
-{
-    store_read r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.id, sizeof r.id, "%s", id);
-    snprintf(r.vrm, sizeof r.vrm, "%s", vrm);
-    valid_key(vrm, r.vrm_key);
-    snprintf(r.camera, sizeof r.camera, "%s", camera);
-    snprintf(r.direction, sizeof r.direction, "north");
-    r.confidence = 0.9;
-    r.time_ms = t;
-    r.lane = 1;
-    r.received_ms = t + 5;
-    return r;
-}
 
 /* Counts rows of SQL on a side connection. */
 static long long sql_count(const char *sql)
@@ -493,18 +467,6 @@ static void *wait_main(void *arg)
     return NULL;
 }
 
-/* What the alert hook was told (store_set_alert_hook). */
-typedef struct hooked {
-    int calls;
-    int64_t last;
-} hooked;
-
-static void on_committed(void *ctx, int64_t id)
-{
-    hooked *k = ctx;
-    k->calls++;
-    k->last = id;
-}
 
 static int64_t now_ms(void)
 {

@@ -15,45 +15,11 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "store_fixture.h"
 
-/* Stops the test: later checks would only repeat the failure. */
-#define REQUIRE(cond)                                                        \
-    do {                                                                     \
-        int required_ = failures;                                            \
-        CHECK(cond);                                                         \
-        if (failures != required_)                                           \
-            exit(1);                                                         \
-    } while (0)
 
-/* 2026-11-24T00:00:00Z */
-#define T0 1795478400000LL
 
-static store_read mkread(const char *id, const char *vrm, int64_t t)
-{
-    store_read r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.id, sizeof r.id, "%s", id);
-    snprintf(r.vrm, sizeof r.vrm, "%s", vrm);
-    valid_key(vrm, r.vrm_key);
-    snprintf(r.camera, sizeof r.camera, "CAM-1");
-    r.confidence = 0.9;
-    r.time_ms = t;
-    r.received_ms = t + 5;
-    return r;
-}
 
-/* What the alert hook was told. */
-typedef struct hooked {
-    int calls;
-    int64_t last;
-} hooked;
-
-static void on_committed(void *ctx, int64_t id)
-{
-    hooked *k = ctx;
-    k->calls++;
-    k->last = id;
-}
 
 static int newest_alert(void *ctx, const store_alert *a)
 {
@@ -74,13 +40,13 @@ static void test_alert_hook(store *s)
     store_set_alert_hook(s, on_committed, &k);
 
     /* A batch without hits tells it nothing. */
-    store_read r = mkread("plain-1", "AB12CDE", T0);
+    store_read r = mkread("plain-1", "AB12CDE", "CAM-1", T0);
     store_insert st;
     REQUIRE(s->ops->insert_reads(s, &r, 1, &st) == STORE_OK);
     CHECK(k.calls == 0);
 
     /* One with a hit: once, with the id the table now holds. */
-    r = mkread("hot-1", "HOT1", T0 + 1000);
+    r = mkread("hot-1", "HOT1", "CAM-1", T0 + 1000);
     r.hits = &hit;
     r.n_hits = 1;
     REQUIRE(s->ops->insert_reads(s, &r, 1, &st) == STORE_OK && st == STORE_INSERTED);
@@ -104,7 +70,7 @@ static void test_alert_hook(store *s)
     CHECK(k.calls == 2 && k.last == id);
 
     store_set_alert_hook(s, NULL, NULL);
-    r = mkread("hot-2", "HOT1", T0 + 2000);
+    r = mkread("hot-2", "HOT1", "CAM-1", T0 + 2000);
     r.hits = &hit;
     r.n_hits = 1;
     REQUIRE(s->ops->insert_reads(s, &r, 1, &st) == STORE_OK);
@@ -143,7 +109,7 @@ static void test_wal_restarts(store *base)
             x ^= x << 17;
             snprintf(id, sizeof id, "w%lld", n);
             snprintf(vrm, sizeof vrm, "W%06llu", (unsigned long long)(x % 1000000));
-            r[i] = mkread(id, vrm, T0 + n);
+            r[i] = mkread(id, vrm, "CAM-1", T0 + n);
         }
         REQUIRE(base->ops->insert_reads(base, r, BATCH, st) == STORE_OK);
         int f = wal_frames(s);
