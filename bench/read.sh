@@ -7,8 +7,9 @@
 # render the fixed-seed synthetic GB test set. Prints, for plate crops read
 # with --whole-plate (held-out real crops, photos-dev plates cut by their
 # boxes, synthetic GB plates) and for whole photos (all of photos-dev, its
-# 1280x720 ones, those scaled to 1920x1080, and synthetic GB plates pasted
-# into 1280x720 frames, as no labelled UK photos are to hand): exact-match top-1 and
+# 1280x720 ones, those scaled to 1920x1080, and synthetic GB plates and the
+# hand-read European crops pasted into 1280x720 frames, as no labelled UK or
+# European photos are to hand): exact-match top-1 and
 # top-N per set, found plates, median milliseconds on one thread,
 # throughput on two, peak memory.
 set -e
@@ -20,7 +21,7 @@ data=$(/usr/bin/python3 train/make_testset.py "$build/bench-data")
 echo "== plate crops (--whole-plate), one thread"
 "$build/bench/read_bench" --whole-plate "$data/crops.csv" "$data/photos-dev.csv" "$data/gb-synth.csv"
 echo
-for list in photos-dev photos-1280x720 photos-1920x1080 gb-scenes; do
+for list in photos-dev photos-1280x720 photos-1920x1080 gb-scenes eu-scenes; do
     echo
     echo "== whole photos (decode + detect + read): $list"
     "$build/bench/read_bench" --threads 2 "$data/$list.csv"

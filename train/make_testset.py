@@ -60,23 +60,36 @@ def main():
                 im.save(p)
                 f.write(f"{p},{text},gb-synth\n")
         os.rename(lst + ".tmp", lst)
-    lst = os.path.join(out, "gb-scenes.csv")
-    if not os.path.exists(lst):
-        write_scenes(os.path.join(out, "gb-scenes"), lst + ".tmp", 300)
-        os.rename(lst + ".tmp", lst)
+    # European plates in whole frames: the hand-read crops (the eu-crops
+    # measure, never trained on), each in two frames, as no labelled
+    # European photos are to hand.
+    eu = [(Image.open(os.path.join(D.DATA, folder, name)).convert("RGB"), text)
+          for folder, name, text, country in D.real_labels("test") if country == "eu"]
+    for name, seed, n, plates in (("gb-scenes", SCENE_SEED, 300, gb_plate),
+                                  ("eu-scenes", SCENE_SEED + 1, 2 * len(eu),
+                                   lambda rng, i: eu[i % len(eu)])):
+        lst = os.path.join(out, name + ".csv")
+        if not os.path.exists(lst):
+            write_scenes(os.path.join(out, name), lst + ".tmp", name, seed, n, plates)
+            os.rename(lst + ".tmp", lst)
     print(out)
 
 
-def scene(rng, backgrounds):
-    """One 1280x720 RGB frame with one GB plate: (image, text, box x,y,w,h).
+def gb_plate(rng, i):
+    """A synthetic GB plate, dirty three times in ten: (image, text)."""
+    plate, text, _ = synth.render_plate(rng, "gb")
+    if rng.random() < 0.3:
+        plate = synth.dirt(rng, plate)
+    return plate, text
+
+
+def scene(rng, background, plate, text):
+    """One 1280x720 RGB frame with the plate: (image, text, box x,y,w,h).
     The plate, 70 to 400 px wide, sits on a panel of car paint, and both are
     tilted, turned and put in perspective by one homography; the frame is
     then blurred, noised and JPEG-compressed as a camera would."""
     W, H = 1280, 720
-    bg = rng.choice(backgrounds).resize((W, H), Image.BICUBIC)
-    plate, text, _ = synth.render_plate(rng, "gb")
-    if rng.random() < 0.3:
-        plate = synth.dirt(rng, plate)
+    bg = background.resize((W, H), Image.BICUBIC)
     pw = math.exp(rng.uniform(math.log(70), math.log(400)))
     ph = pw * plate.size[1] / plate.size[0]
     plate = plate.resize((max(1, round(pw)), max(1, round(ph))), Image.LANCZOS)
@@ -114,18 +127,20 @@ def scene(rng, backgrounds):
     return bg, text, (x0, y0, x1 - x0, y1 - y0)
 
 
-def write_scenes(folder, lst, n):
+def write_scenes(folder, lst, set_, seed, n, plates):
+    """n frames, the i-th holding plates(rng, i), listed as set_."""
     os.makedirs(folder, exist_ok=True)
     d = os.path.join(D.DATA, "negatives")
     names = sorted(os.listdir(d))
-    rng = random.Random(SCENE_SEED)
+    rng = random.Random(seed)
     backgrounds = [Image.open(os.path.join(d, x)).convert("RGB") for x in rng.sample(names, 100)]
     with open(lst, "w") as f:
         for i in range(n):
-            im, text, (x, y, w, h) = scene(rng, backgrounds)
+            bg = rng.choice(backgrounds)
+            im, text, (x, y, w, h) = scene(rng, bg, *plates(rng, i))
             p = os.path.join(folder, f"{i:05d}.jpg")
             im.save(p, quality=rng.randint(60, 92))
-            f.write(f"{p},{text},gb-scenes,{x:.0f},{y:.0f},{w:.0f},{h:.0f}\n")
+            f.write(f"{p},{text},{set_},{x:.0f},{y:.0f},{w:.0f},{h:.0f}\n")
 
 
 if __name__ == "__main__":
