@@ -222,6 +222,7 @@ static void test_references(void)
  * kernel fuses it) and ReLU. The shapes are odd on purpose: strides 1 to
  * 3, unequal padding, groups, M not a multiple of 6, output rows and N not
  * multiples of 16, K not a multiple of 4 and past 256; an all-zero input.
+ * The float product is checked on the same shapes.
  */
 static void test_int8_conv(void)
 {
@@ -312,6 +313,30 @@ static void test_int8_conv(void)
             CHECK(!bad, "int8 case %zu%s: %d of %zu outputs differ", t,
                   zero ? " (zero input)" : "", bad, n_out);
         }
+        /* The float product on the same shapes, whose B panels are packed
+         * the same ways: against sums in double. */
+        cv.use_int8 = 0;
+        for (size_t i = 0; i < n_in; i++)
+            in[i] = nnb_rand(&seed);
+        nn_conv_run(&cv, in, h, w, out, oh, ow, scratch);
+        double worst = 0;
+        for (int o = 0; o < out_c; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double acc = b[o];
+                    for (int c = 0; c < cpg; c++)
+                        for (int ky = 0; ky < win.kh; ky++)
+                            for (int kx = 0; kx < win.kw; kx++) {
+                                int y = oy * win.sh - win.ph + ky;
+                                int x = ox * win.sw - win.pw + kx;
+                                if (y >= 0 && y < h && x >= 0 && x < w)
+                                    acc += (double)in[((size_t)(o / per * cpg + c) * h + y) * w + x] *
+                                           wt[o * k + ((size_t)c * win.kh + ky) * win.kw + kx];
+                            }
+                    double e = fabs(out[((size_t)o * oh + oy) * ow + ox] - (acc < 0 ? 0 : acc));
+                    worst = e > worst || isnan(e) ? e : worst;
+                }
+        CHECK(worst <= 1e-4, "float case %zu: error %g", t, worst);
         nn_conv_release(&cv);
         free(scratch);
         free(wt);

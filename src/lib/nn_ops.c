@@ -614,17 +614,20 @@ static size_t tap_offset(const phased *v, int ky, int kx)
 }
 
 /*
- * The int8 product's scratch, in bytes: the phased bytes, then at *koff
- * where each row of K reads (see gemm8), then at *panel the whole column
- * panel of B.
+ * A matrix-product convolution's scratch, in bytes: the phased copy (of
+ * floats, none where the input is read in place; or of bytes for int8),
+ * then at *koff where each row of K reads (see conv_koff), then at *panel
+ * the B panel: KC x NR floats, or for int8 the whole of K in bytes.
  */
-static uint64_t int8_scratch(const nn_conv *cv, int64_t h, int64_t w, size_t *koff,
+static uint64_t gemm_scratch(const nn_conv *cv, int64_t h, int64_t w, int int8, size_t *koff,
                              size_t *panel)
 {
     size_t k = conv_k(cv);
-    *koff = round_up(phase_size(&cv->win, cv->in_c, h, w), 64);
+    uint64_t phase = int8 ? phase_size(&cv->win, cv->in_c, h, w)
+                          : sizeof(float) * phase_floats(&cv->win, cv->in_c, h, w);
+    *koff = round_up(phase, 64);
     *panel = *koff + round_up(sizeof(size_t) * k, 64);
-    return *panel + round_up(k, 4) * NR;
+    return *panel + (int8 ? round_up(k, 4) * NR : sizeof(float) * KC * NR);
 }
 
 uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
@@ -632,12 +635,10 @@ uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
     /* A direct convolution phases one channel at a time. */
     if (cv->direct)
         return phase_floats(&cv->win, 1, h, w);
-    uint64_t phase = phase_floats(&cv->win, cv->in_c, h, w);
-    /* A float B panel beside the float copy; or the int8 layout. */
     size_t koff, panel;
-    uint64_t f = phase + KC * NR;
-    uint64_t b = cv->w8 ? (int8_scratch(cv, h, w, &koff, &panel) + 3) / 4 : 0;
-    return f > b ? f : b;
+    uint64_t f = gemm_scratch(cv, h, w, 0, &koff, &panel);
+    uint64_t b = cv->w8 ? gemm_scratch(cv, h, w, 1, &koff, &panel) : 0;
+    return ((f > b ? f : b) + 3) / 4;
 }
 
 /*
@@ -676,50 +677,43 @@ static void conv_direct(const kernels *kn, const nn_conv *cv, const float *in, i
 
 /*
  * im2col of one B panel, packed: the NR output pixels from n0 (fewer at
- * the end, the rest of each step zero) over the kc steps of K from k0,
- * k running over (input channel, ky, kx) from channel c0. Step k of the
+ * the end, the rest of each step zero) over kc steps of K, step k reading
+ * from koff[k] on (see conv_koff), counted from channel c0. Step k of the
  * panel is dst[k * NR .. k * NR + NR).
  */
 static void pack_panel(const phased *v, const nn_window *p, int c0, int ow,
-                       size_t n0, int nc, int k0, int kc, float *dst)
+                       size_t n0, int nc, const size_t *koff, int kc, float *dst)
 {
-    int taps = p->kh * p->kw;
-    int ci = c0 + k0 / taps, ky = k0 % taps / p->kw, kx = k0 % p->kw;
     int oy0 = (int)(n0 / (size_t)ow), ox0 = (int)(n0 % (size_t)ow);
+    const float *at = v->p + row_at(v, p, c0, oy0) + ox0;
+    /* The common case, a fixed-size copy per step: a panel inside one
+     * output row, or across output rows that lie end to end in v (as in a
+     * 1x1 convolution read in place). */
+    if (nc == NR && (ox0 + NR <= ow || row_at(v, p, 0, 1) == (size_t)ow)) {
+        for (int k = 0; k < kc; k++)
+            memcpy(dst + k * NR, at + koff[k], sizeof(float) * NR);
+        return;
+    }
     for (int k = 0; k < kc; k++, dst += NR) {
-        size_t off = tap_offset(v, ky, kx);
-        if (ox0 + NR <= ow && nc == NR) {
-            /* The common case, as one fixed-size copy. */
-            const float *src = v->p + row_at(v, p, ci, oy0) + off + ox0;
-            memcpy(dst, src, sizeof(float) * NR);
-            __builtin_prefetch(src + 4 * NR);
-        } else {
-            for (int done = 0, ox = ox0, oy = oy0; done < nc; ox = 0, oy++) {
-                int m = nc - done < ow - ox ? nc - done : ow - ox;
-                memcpy(dst + done, v->p + row_at(v, p, ci, oy) + off + ox,
-                       sizeof(float) * (size_t)m);
-                done += m;
-            }
-            memset(dst + nc, 0, sizeof(float) * (size_t)(NR - nc));
+        for (int done = 0, ox = ox0, oy = oy0; done < nc; ox = 0, oy++) {
+            int m = nc - done < ow - ox ? nc - done : ow - ox;
+            memcpy(dst + done, v->p + row_at(v, p, c0, oy) + koff[k] + ox,
+                   sizeof(float) * (size_t)m);
+            done += m;
         }
-        if (++kx == p->kw) {
-            kx = 0;
-            if (++ky == p->kh) {
-                ky = 0;
-                ci++;
-            }
-        }
+        memset(dst + nc, 0, sizeof(float) * (size_t)(NR - nc));
     }
 }
 
 /*
  * c[m][n] = act(a x b + bias), a packed as nn_conv_prepare() does and b the
- * im2col matrix of input channels c0.. of v, packed a panel at a time into
- * buf (KC x NR floats) just before its use so that it never leaves L1.
+ * im2col matrix of input channels c0.. of v (row kk of K reading from
+ * koff[kk] on), packed a panel at a time into buf (KC x NR floats) just
+ * before its use so that it never leaves L1.
  * Only ReLU is fused: the caller applies any other activation.
  */
 static void gemm(const kernels *kn, int m, int n, int k, const float *a,
-                 const phased *v, const nn_window *p, int c0, int ow,
+                 const phased *v, const nn_window *p, int c0, int ow, const size_t *koff,
                  float *buf, const float *bias, int relu, float *c)
 {
     size_t ldc = (size_t)n;
@@ -727,7 +721,7 @@ static void gemm(const kernels *kn, int m, int n, int k, const float *a,
         int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0, last = k0 + kc == k;
         for (int j = 0; j < n; j += NR) {
             int nc = n - j < NR ? n - j : NR;
-            pack_panel(v, p, c0, ow, (size_t)j, nc, k0, kc, buf);
+            pack_panel(v, p, c0, ow, (size_t)j, nc, koff + k0, kc, buf);
             for (int i = 0; i < m; i += MR) {
                 const float *ap = a + (size_t)(i / MR) * k * MR + (size_t)k0 * MR;
                 int mc = m - i < MR ? m - i : MR;
@@ -823,24 +817,21 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
     } else {
         phased v = phase_input(&kn, in, cv->in_c, h, w, p, big >= 0 ? 1 / sa : 0, scratch);
         int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups, relu = cv->act == NN_ACT_RELU;
-        size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k, koff_at = 0, panel_at = 0;
-        float *buf = scratch + phase_floats(p, cv->in_c, h, w);
-        size_t *koff = NULL;
-        if (big >= 0) {
-            int8_scratch(cv, h, w, &koff_at, &panel_at);
-            koff = (size_t *)((uint8_t *)scratch + koff_at);
-            conv_koff(&v, p, (int)k, koff);
-        }
+        size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k, koff_at, panel_at;
+        gemm_scratch(cv, h, w, big >= 0, &koff_at, &panel_at);
+        size_t *koff = (size_t *)((uint8_t *)scratch + koff_at);
+        uint8_t *panel = (uint8_t *)scratch + panel_at;
+        conv_koff(&v, p, (int)k, koff);
         for (int g = 0; g < cv->groups; g++) {
             const float *bias = cv->bias + (size_t)g * m;
             float *o = out + (size_t)g * m * n;
             if (big >= 0)
                 gemm8(&kn, m, (int)n, (int)k, cv->w8 + g * int8_group(cv), cv->w8_scale + g * m,
-                      v.b + row_at(&v, p, g * cpg, 0), koff, &v, p, ow,
-                      (uint8_t *)scratch + panel_at, sa, bias, relu, o);
+                      v.b + row_at(&v, p, g * cpg, 0), koff, &v, p, ow, panel, sa, bias,
+                      relu, o);
             else
-                gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, &v, p, g * cpg, ow, buf,
-                     bias, relu, o);
+                gemm(&kn, m, (int)n, (int)k, cv->weights + g * group, &v, p, g * cpg, ow, koff,
+                     (float *)panel, bias, relu, o);
         }
     }
     if (cv->act == NN_ACT_SIGMOID)
