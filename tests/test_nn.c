@@ -222,7 +222,8 @@ static void test_references(void)
  * kernel fuses it) and ReLU. The shapes are odd on purpose: strides 1 to
  * 3, unequal padding, groups, M not a multiple of 6, output rows and N not
  * multiples of 16, K not a multiple of 4 and past 256; an all-zero input.
- * The float product is checked on the same shapes.
+ * The float product is checked on the same shapes, and on some direct
+ * convolutions.
  */
 static void test_int8_conv(void)
 {
@@ -239,6 +240,12 @@ static void test_int8_conv(void)
         {3, 6, 1, 13, 29, {5, 5, 3, 3, 2, 2}},
         {8, 11, 1, 7, 16, {1, 3, 1, 2, 0, 1}},
         {4, 8, 1, 6, 40, {2, 3, 2, 1, 1, 0}},
+        /* Direct convolutions, float only: 3x3 at strides 1 and 2 (own
+         * kernels), a channel multiplier, and more than 9 taps. */
+        {6, 6, 6, 11, 29, {3, 3, 1, 1, 1, 1}},
+        {3, 3, 3, 9, 40, {3, 3, 2, 2, 1, 1}},
+        {2, 6, 2, 7, 21, {3, 3, 2, 1, 1, 1}},
+        {1, 5, 1, 9, 23, {5, 4, 1, 2, 2, 1}},
     };
     uint32_t seed = 11;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
@@ -260,7 +267,7 @@ static void test_int8_conv(void)
             b[o] = nnb_rand(&seed);
         nn_conv cv = {.in_c = in_c, .out_c = out_c, .groups = groups, .act = NN_ACT_RELU,
                       .win = win};
-        CHECK(!nn_conv_prepare(&cv, wt, b) && cv.w8, "case %zu: no int8 form", t);
+        CHECK(!nn_conv_prepare(&cv, wt, b) && (cv.w8 || cv.direct), "case %zu: no int8 form", t);
         cv.use_int8 = 1;
         float *scratch = nn_alloc_aligned(sizeof(float) * nn_conv_scratch(&cv, h, w));
         for (int o = 0; o < out_c; o++) {
@@ -272,7 +279,7 @@ static void test_int8_conv(void)
                 wq[o * k + i] = (int)lrintf(wt[o * k + i] / ws[o]);
         }
         /* A random input with a quarter zeros, then t == 0's all zero. */
-        for (int zero = 0; zero < (t ? 1 : 2); zero++) {
+        for (int zero = 0; cv.w8 && zero < (t ? 1 : 2); zero++) {
             float big = 0;
             for (size_t i = 0; i < n_in; i++) {
                 float x = nnb_rand(&seed) * 3;

@@ -43,12 +43,14 @@
 typedef void (*tile_fn)(int k, const float *a, const float *b, float *c,
                         size_t ldc, const float *bias, int relu);
 /*
- * out[x] = (bias ? *bias : out[x]) + sum over t < nt of w[t] * src[t][x],
- * for x < n; then clamped at 0 if relu. One output row of a direct
- * convolution, src[t] being the row tap t reads.
+ * One output channel of a direct convolution with window p, `rows` rows of
+ * n outputs: out[r * n + x] = bias + the sum over taps (ky, kx), in that
+ * order, of w[ky * kw + kx] times the input at row r * sh + ky, phase
+ * kx % sw, column x + kx / sw; then clamped at 0 if relu. Input row i,
+ * phase j is at in + (i * sw + j) * len (see phased).
  */
-typedef void (*taps_fn)(int n, int nt, const float *const *src, const float *w,
-                        float *out, const float *bias, int relu);
+typedef void (*taps_fn)(int n, int rows, const nn_window *p, const float *in, size_t len,
+                        const float *w, float *out, float bias, int relu);
 
 /*
  * c[MR][NR] (row stride ldc) = scale[row] * (a x b) + bias[row], then
@@ -98,15 +100,19 @@ static void tile_generic(int k, const float *a, const float *b, float *c,
             c[r * ldc + j] = relu && acc[r][j] < 0 ? 0 : acc[r][j];
 }
 
-static void taps_generic(int n, int nt, const float *const *src, const float *w,
-                         float *out, const float *bias, int relu)
+static void taps_generic(int n, int rows, const nn_window *p, const float *in, size_t len,
+                         const float *w, float *out, float bias, int relu)
 {
-    for (int x = 0; x < n; x++) {
-        float acc = bias ? *bias : out[x];
-        for (int t = 0; t < nt; t++)
-            acc += w[t] * src[t][x];
-        out[x] = relu && acc < 0 ? 0 : acc;
-    }
+    for (int r = 0; r < rows; r++, out += n)
+        for (int x = 0; x < n; x++) {
+            float acc = bias;
+            for (int ky = 0; ky < p->kh; ky++)
+                for (int kx = 0; kx < p->kw; kx++)
+                    acc += w[ky * p->kw + kx] *
+                           in[((size_t)(r * p->sh + ky) * p->sw + kx % p->sw) * len +
+                              (size_t)(kx / p->sw + x)];
+            out[x] = relu && acc < 0 ? 0 : acc;
+        }
 }
 
 static void tile8_generic(int k4, const int8_t *a, const uint8_t *b, float *c, size_t ldc,
@@ -243,55 +249,110 @@ static void tile_avx2(int k, const float *a, const float *b, float *c,
     _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
 }
 
-__attribute__((target("avx2,fma")))
-static void taps_avx2(int n, int nt, const float *const *src, const float *w,
-                      float *out, const float *bias, int relu)
+/*
+ * Outputs x.. of output rows 0 and, if nr is 2, 1 of in's window (see
+ * taps_fn): nv vectors of each, with part set the last one only the lanes
+ * of mask (the others neither read nor written) and computed as
+ * taps_generic does, which this code's tail always was: each product
+ * rounded before its add, and a clamp that keeps -0 and NaN. Each input
+ * vector is loaded once for both rows; every row still adds its taps in
+ * order. wv holds the first 9 weights broadcast.
+ */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void taps_block_avx2(int kh, int kw, int sh, int sw, int nr, int nv, int part,
+                                   __m256i mask, const float *in, size_t len, const __m256 *wv,
+                                   const float *w, float *out, size_t ldo, float bias, int relu)
 {
-    __m256 z = _mm256_setzero_ps(), b = _mm256_set1_ps(bias ? *bias : 0);
+    __m256 acc[2][2], z = _mm256_setzero_ps();
+    int full = nv - part;
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = _mm256_set1_ps(bias);
+    for (int i = 0; i < (nr - 1) * sh + kh; i++)
+        for (int kx = 0; kx < kw; kx++) {
+            const float *q = in + ((size_t)i * sw + kx % sw) * len + kx / sw;
+            __m256 b[2];
+            for (int v = 0; v < full; v++)
+                b[v] = _mm256_loadu_ps(q + 8 * v);
+            if (part)
+                b[full] = _mm256_maskload_ps(q + 8 * full, mask);
+            for (int r = 0; r < nr; r++) {
+                int t = (i - r * sh) * kw + kx;
+                if (i < r * sh || i - r * sh >= kh)
+                    continue;
+                __m256 wt = kh * kw <= 9 ? wv[t] : _mm256_broadcast_ss(w + t);
+                for (int v = 0; v < full; v++)
+                    acc[r][v] = _mm256_fmadd_ps(wt, b[v], acc[r][v]);
+                if (part)
+                    acc[r][full] = _mm256_add_ps(acc[r][full], _mm256_mul_ps(wt, b[full]));
+            }
+        }
+    for (int r = 0; r < nr; r++) {
+        for (int v = 0; v < full; v++)
+            _mm256_storeu_ps(out + r * ldo + 8 * v, relu ? _mm256_max_ps(acc[r][v], z) : acc[r][v]);
+        if (part)
+            _mm256_maskstore_ps(out + r * ldo + 8 * full, mask,
+                                relu ? _mm256_max_ps(z, acc[r][full]) : acc[r][full]);
+    }
+}
+
+/*
+ * nr output rows of in's window (see taps_fn) in blocks of 16 outputs,
+ * the rest of the rows as one block. Every block has constant shape, so
+ * that its sums stay in registers.
+ */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void taps_span_avx2(int kh, int kw, int sh, int sw, int nr, int n, const float *in,
+                                  size_t len, const __m256 *wv, const float *w, float *out,
+                                  float bias, int relu)
+{
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n % 8), lane);
     int x = 0;
-    /* Four vectors at a time: each weight broadcast serves 32 outputs. */
-    for (; x + 32 <= n; x += 32) {
-        __m256 a0, a1, a2, a3;
-        if (bias) {
-            a0 = a1 = a2 = a3 = b;
-        } else {
-            a0 = _mm256_loadu_ps(out + x);
-            a1 = _mm256_loadu_ps(out + x + 8);
-            a2 = _mm256_loadu_ps(out + x + 16);
-            a3 = _mm256_loadu_ps(out + x + 24);
-        }
-        for (int t = 0; t < nt; t++) {
-            __m256 wt = _mm256_broadcast_ss(w + t);
-            const float *p = src[t] + x;
-            a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(p), a0);
-            a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(p + 8), a1);
-            a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(p + 16), a2);
-            a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(p + 24), a3);
-        }
-        if (relu) {
-            a0 = _mm256_max_ps(a0, z);
-            a1 = _mm256_max_ps(a1, z);
-            a2 = _mm256_max_ps(a2, z);
-            a3 = _mm256_max_ps(a3, z);
-        }
-        _mm256_storeu_ps(out + x, a0);
-        _mm256_storeu_ps(out + x + 8, a1);
-        _mm256_storeu_ps(out + x + 16, a2);
-        _mm256_storeu_ps(out + x + 24, a3);
+    for (; x + 16 <= n; x += 16)
+        taps_block_avx2(kh, kw, sh, sw, nr, 2, 0, mask, in + x, len, wv, w, out + x, n, bias,
+                        relu);
+    if (n - x == 8)
+        taps_block_avx2(kh, kw, sh, sw, nr, 1, 0, mask, in + x, len, wv, w, out + x, n, bias,
+                        relu);
+    else if (n - x > 8)
+        taps_block_avx2(kh, kw, sh, sw, nr, 2, 1, mask, in + x, len, wv, w, out + x, n, bias,
+                        relu);
+    else if (n > x)
+        taps_block_avx2(kh, kw, sh, sw, nr, 1, 1, mask, in + x, len, wv, w, out + x, n, bias,
+                        relu);
+}
+
+/* taps_fn two output rows at a time. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void taps_rows_avx2(int kh, int kw, int sh, int sw, int n, int rows,
+                                  const float *in, size_t len, const float *w, float *out,
+                                  float bias, int relu)
+{
+    __m256 wv[9];
+    for (int t = 0; t < 9 && t < kh * kw; t++)
+        wv[t] = _mm256_broadcast_ss(w + t);
+    for (int r = 0; r < rows; r += 2) {
+        const float *src = in + (size_t)r * sh * sw * len;
+        if (rows - r >= 2)
+            taps_span_avx2(kh, kw, sh, sw, 2, n, src, len, wv, w, out + (size_t)r * n, bias, relu);
+        else
+            taps_span_avx2(kh, kw, sh, sw, 1, n, src, len, wv, w, out + (size_t)r * n, bias, relu);
     }
-    for (; x + 8 <= n; x += 8) {
-        __m256 a = bias ? b : _mm256_loadu_ps(out + x);
-        for (int t = 0; t < nt; t++)
-            a = _mm256_fmadd_ps(_mm256_broadcast_ss(w + t),
-                                _mm256_loadu_ps(src[t] + x), a);
-        _mm256_storeu_ps(out + x, relu ? _mm256_max_ps(a, z) : a);
-    }
-    for (; x < n; x++) {
-        float acc = bias ? *bias : out[x];
-        for (int t = 0; t < nt; t++)
-            acc += w[t] * src[t][x];
-        out[x] = relu && acc < 0 ? 0 : acc;
-    }
+}
+
+/* The networks' 3x3 windows get loops of constant length and their nine
+ * weights in registers; other windows the same code, less unrolled. */
+__attribute__((target("avx2,fma")))
+static void taps_avx2(int n, int rows, const nn_window *p, const float *in, size_t len,
+                      const float *w, float *out, float bias, int relu)
+{
+    if (p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1)
+        taps_rows_avx2(3, 3, 1, 1, n, rows, in, len, w, out, bias, relu);
+    else if (p->kh == 3 && p->kw == 3 && p->sh == 2 && p->sw == 2)
+        taps_rows_avx2(3, 3, 2, 2, n, rows, in, len, w, out, bias, relu);
+    else
+        taps_rows_avx2(p->kh, p->kw, p->sh, p->sw, n, rows, in, len, w, out, bias, relu);
 }
 
 /* row_generic and nonneg_max again, vectorised for AVX2 (vroundps where
@@ -645,33 +706,18 @@ uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
  * Each output channel o reads input channel o / (out_c / groups) only
  * (groups == in_c). Each input channel is phased on its own just before
  * the outputs that read it, so that the copy is read back from cache, not
- * memory. Taps go in chunks, each chunk one pass over the output rows.
+ * memory.
  */
 static void conv_direct(const kernels *kn, const nn_conv *cv, const float *in, int h, int w,
                         float *out, int oh, int ow, float *scratch)
 {
-    enum { CHUNK = 16 };
     const nn_window *p = &cv->win;
-    const float *src[CHUNK];
-    size_t off[CHUNK];
     int per_group = cv->out_c / cv->groups, taps = p->kh * p->kw;
-    int relu = cv->act == NN_ACT_RELU;
     for (int ci = 0; ci < cv->in_c; ci++) {
         phased v = phase_input(kn, in + (size_t)ci * h * w, 1, h, w, p, 0, scratch);
-        for (int t0 = 0; t0 < taps; t0 += CHUNK) {
-            int nt = taps - t0 < CHUNK ? taps - t0 : CHUNK, last = t0 + nt == taps;
-            for (int i = 0; i < nt; i++)
-                off[i] = tap_offset(&v, (t0 + i) / p->kw, (t0 + i) % p->kw);
-            for (int o = ci * per_group; o < (ci + 1) * per_group; o++)
-                for (int oy = 0; oy < oh; oy++) {
-                    const float *base = v.p + row_at(&v, p, 0, oy);
-                    for (int i = 0; i < nt; i++)
-                        src[i] = base + off[i];
-                    kn->taps(ow, nt, src, cv->weights + (size_t)o * taps + t0,
-                             out + ((size_t)o * oh + oy) * ow,
-                             t0 ? NULL : &cv->bias[o], relu && last);
-                }
-        }
+        for (int o = ci * per_group; o < (ci + 1) * per_group; o++)
+            kn->taps(ow, oh, p, v.p, v.len, cv->weights + (size_t)o * taps,
+                     out + (size_t)o * oh * ow, cv->bias[o], cv->act == NN_ACT_RELU);
     }
 }
 
