@@ -310,10 +310,10 @@ static anpr_code read_box(anpr_engine *e, workspace *ws, const uint8_t *px, int 
                               o->max_candidates, p, span, err, errlen);
     if (rc != ANPR_OK || o->whole_plate)
         return rc;
-    /* Where the second look found nothing the quads are one: a reread
-     * would only repeat the reading. The box stays the refined quad. */
-    if (p->confidence >= RETRY_FROM && p->confidence < RETRY_BELOW
-        && memcmp(b->first, b->q, sizeof b->q) != 0)
+    /* Every box kept was found again by the second look (detect_run), so
+     * its first quad differs from the refined one. The box stays the
+     * refined quad. */
+    if (p->confidence >= RETRY_FROM && p->confidence < RETRY_BELOW)
         rc = read_again(e, ws, px, w, h, stride, b->first, p, from, span, err, errlen);
     size_t len = strlen(p->text);
     if (rc != ANPR_OK || len < RECROP_MIN_CHARS)
