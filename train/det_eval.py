@@ -113,7 +113,8 @@ def refine(model, grey, dets, nms_iou=0.3):
     its width, or twice its height if more) resized to REFINE_W x REFINE_H,
     run again, and the best plate near the window's centre taken; a plate
     the first look scored under SURE is dropped unless the second scores
-    it at least SURE, any other unless the second finds it again; then the quads are suppressed again, best first."""
+    it at least SURE, any other unless the second finds it again; then the
+    quads are suppressed again, best first."""
     W, H = grey.size
     out = []
     for sc, q, box in dets:

@@ -8,7 +8,8 @@ Europe the hand-read ones of train/labels/plate-crops-eu.csv), the
 photos of photos-dev with their plate boxes, the fixed-seed synthetic GB
 test set, rendered to PNG files here because it is made, not stored, and
 GB scenes: fixed-seed synthetic GB plates on vehicle panels pasted into
-1280x720 frames, since no real UK photo with a labelled plate is to hand.
+1280x720 frames, since no real UK photo with a labelled plate is to hand;
+EU scenes: the hand-read European crops pasted the same way.
 """
 import math, os, random, sys
 
@@ -27,8 +28,9 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 def main():
     out = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "bench-data"))
     os.makedirs(os.path.join(out, "gb-synth"), exist_ok=True)
+    test = D.real_labels("test")
     with open(os.path.join(out, "crops.csv"), "w") as f:
-        for folder, name, text, country in D.real_labels("test"):
+        for folder, name, text, country in test:
             f.write(f"{os.path.join(D.DATA, folder, name)},{text},{country}-crops\n")
     d = os.path.join(D.DATA, "photos-dev")
     by_size = {}
@@ -64,7 +66,7 @@ def main():
     # measure, never trained on), each in two frames, as no labelled
     # European photos are to hand.
     eu = [(Image.open(os.path.join(D.DATA, folder, name)).convert("RGB"), text)
-          for folder, name, text, country in D.real_labels("test") if country == "eu"]
+          for folder, name, text, country in test if country == "eu"]
     for name, seed, n, plates in (("gb-scenes", SCENE_SEED, 300, gb_plate),
                                   ("eu-scenes", SCENE_SEED + 1, 2 * len(eu),
                                    lambda rng, i: eu[i % len(eu)])):
