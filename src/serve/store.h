@@ -39,7 +39,9 @@
  *   reads(id TEXT PK, vrm TEXT, vrm_key TEXT, confidence REAL, camera TEXT,
  *         time_ms BIGINT, lane INT, direction TEXT, patch BLOB, overview BLOB,
  *         received_ms BIGINT)
- *     indexes: (vrm, time_ms), (vrm_key, time_ms), (camera, time_ms), (time_ms)
+ *     indexes: (vrm_key, time_ms), (camera, time_ms), (time_ms), and on
+ *     PostgreSQL (vrm, time_ms) too; SQLite finds a plate by its key and
+ *     filters on vrm, one random-key index fewer to update per read.
  *     PostgreSQL partitions by day on time_ms; then the primary key is
  *     (id, time_ms) and the engine keeps ID uniqueness itself.
  *   hotlists(name TEXT PK, priority INT, fuzzy INT, description, created_ms)

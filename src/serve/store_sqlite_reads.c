@@ -4,6 +4,7 @@
  * retention, and the investigation queries over reads.
  */
 #include "store_sqlite.h"
+#include "valid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,20 @@
 
 #define READ_COLS "id, vrm, vrm_key, confidence, camera, time_ms, lane," \
     " direction, patch IS NOT NULL, overview IS NOT NULL, received_ms"
+
+/*
+ * Binds the lookalike key of vrm (a VRM or a pattern) at i. The only index
+ * on a read's plate is on vrm_key (migration 3: one random-key index fewer
+ * to update per read), so every condition on vrm comes with one on vrm_key
+ * for the index to serve: the key is per character, so a plate matching a
+ * pattern has a key matching the pattern's key.
+ */
+static void bind_key(sqlite3_stmt *st, int i, const char *vrm)
+{
+    char key[16];
+    valid_key(vrm, key);
+    sqlite3_bind_text(st, i, key, -1, SQLITE_TRANSIENT);
+}
 
 /* Fills r from a row selected with READ_COLS starting at column c. */
 static void row_read(sqlite3_stmt *st, int c, store_read *r)
@@ -201,8 +216,8 @@ store_code sq_search_reads(store *base, const store_query *q, store_read_cb cb,
                                   "SELECT " READ_COLS " FROM reads WHERE 1");
     if (q->vrm) {
         static const char *const cond[] = {
-            [STORE_MATCH_EXACT] = " AND vrm = ?1",
-            [STORE_MATCH_PATTERN] = " AND vrm GLOB ?1",
+            [STORE_MATCH_EXACT] = " AND vrm_key = ?8 AND vrm = ?1",
+            [STORE_MATCH_PATTERN] = " AND vrm_key GLOB ?8 AND vrm GLOB ?1",
             [STORE_MATCH_FUZZY] = " AND vrm_key = ?1",
         };
         len += (size_t)snprintf(sql + len, sizeof sql - len, "%s", cond[q->match]);
@@ -228,6 +243,8 @@ store_code sq_search_reads(store *base, const store_query *q, store_read_cb cb,
     sqlite3_bind_int64(it.st, 5, q->before_ms);
     sqlite3_bind_text(it.st, 6, q->before_id ? q->before_id : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(it.st, 7, q->limit);
+    if (q->vrm && q->match != STORE_MATCH_FUZZY)
+        bind_key(it.st, 8, q->vrm);
     return each_read(&it, cb, ctx);
 }
 
@@ -333,17 +350,19 @@ store_code sq_first_last_seen(store *base, const char *vrm, int64_t from_ms,
     sq_store *s = (sq_store *)base;
     if (!to_ms)
         to_ms = INT64_MAX;
-    /* Two ends of the (vrm, time_ms) index and a count along it. */
+    /* Two ends of the (vrm_key, time_ms) index and a count along it. */
     sq_iter it;
     if (sq_iter_open(&it, s,
-        "SELECT (SELECT count(*) FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3),"
-        " f.*, l.* FROM"
-        " (SELECT " READ_COLS " FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3"
-        "  ORDER BY time_ms, id LIMIT 1) f,"
-        " (SELECT " READ_COLS " FROM reads WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3"
-        "  ORDER BY time_ms DESC, id DESC LIMIT 1) l", vrm, from_ms) != STORE_OK)
+        "SELECT (SELECT count(*) FROM reads WHERE vrm_key = ?4 AND vrm = ?1"
+        "  AND time_ms BETWEEN ?2 AND ?3), f.*, l.* FROM"
+        " (SELECT " READ_COLS " FROM reads WHERE vrm_key = ?4 AND vrm = ?1"
+        "  AND time_ms BETWEEN ?2 AND ?3 ORDER BY time_ms, id LIMIT 1) f,"
+        " (SELECT " READ_COLS " FROM reads WHERE vrm_key = ?4 AND vrm = ?1"
+        "  AND time_ms BETWEEN ?2 AND ?3 ORDER BY time_ms DESC, id DESC LIMIT 1) l",
+        vrm, from_ms) != STORE_OK)
         return STORE_ERR;
     sqlite3_bind_int64(it.st, 3, to_ms);
+    bind_key(it.st, 4, vrm);
     int found = sq_iter_next(&it);
     if (found) {
         *count = sqlite3_column_int64(it.st, 0);
@@ -368,7 +387,7 @@ store_code sq_convoy(store *base, const char *vrm, int64_t from_ms,
     sq_iter it;
     if (sq_iter_open(&it, s,
         "WITH t AS (SELECT id, camera, time_ms FROM reads"
-        "  WHERE vrm = ?1 AND time_ms BETWEEN ?2 AND ?3)"
+        "  WHERE vrm_key = ?7 AND vrm = ?1 AND time_ms BETWEEN ?2 AND ?3)"
         " SELECT r.vrm, count(DISTINCT t.id) AS n, count(DISTINCT r.camera)"
         " FROM t JOIN reads r ON r.camera = t.camera"
         "  AND r.time_ms BETWEEN t.time_ms - ?4 AND t.time_ms + ?4"
@@ -379,6 +398,7 @@ store_code sq_convoy(store *base, const char *vrm, int64_t from_ms,
     sqlite3_bind_int64(it.st, 4, window_ms);
     sqlite3_bind_int(it.st, 5, min_count);
     sqlite3_bind_int(it.st, 6, limit);
+    bind_key(it.st, 7, vrm);
     store_convoy c;
     while (sq_iter_next(&it)) {
         sq_col_text(it.st, 0, c.vrm, sizeof c.vrm);
@@ -400,8 +420,8 @@ store_code sq_journeys(store *base, const char *camera_a, const char *camera_b,
     sq_iter it;
     if (sq_iter_open(&it, s,
         "SELECT a.vrm, a.id, a.time_ms, b.id, b.time_ms FROM reads a"
-        " JOIN reads b ON b.id = (SELECT id FROM reads WHERE vrm = a.vrm"
-        "  AND camera = ?3 AND time_ms > a.time_ms AND time_ms <= a.time_ms + ?5"
+        " JOIN reads b ON b.id = (SELECT id FROM reads WHERE vrm_key = a.vrm_key"
+        "  AND vrm = a.vrm AND camera = ?3 AND time_ms > a.time_ms AND time_ms <= a.time_ms + ?5"
         "  ORDER BY time_ms LIMIT 1)"
         " WHERE a.camera = ?1 AND a.time_ms BETWEEN ?2 AND ?4"
         " AND (?6 IS NULL OR a.vrm = ?6)"

@@ -3,7 +3,9 @@
  * API that test_api drives: the alert hook (told of each commit that stored
  * alerts, once, after it is durable, and of nothing else), and the
  * checkpointer starting the WAL afresh while one writer never pauses, so
- * the WAL cannot grow for ever under steady ingest.
+ * the WAL cannot grow for ever under steady ingest; and migration 3, which
+ * leaves reads_key the only index on a read's plate, keeping exact and
+ * pattern searches exact.
  */
 #include "store_sqlite.h"
 #include "valid.h"
@@ -124,6 +126,75 @@ static void test_wal_restarts(store *base)
           "%lld reads stored of %lld", (long long)count, n + 3);
 }
 
+static int count_cb(void *ctx, const store_read *r)
+{
+    (void)r;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int search_count(store *s, store_match m, const char *vrm)
+{
+    store_query q = {.match = m, .vrm = vrm, .limit = 100};
+    int n = 0;
+    REQUIRE(s->ops->search_reads(s, &q, count_cb, &n) == STORE_OK);
+    return n;
+}
+
+/* A store made at schema version 2 (reads_vrm still there) is migrated, and
+ * plates that share a lookalike key stay apart in exact and pattern
+ * searches and first/last seen. */
+static void test_plate_index(const char *path)
+{
+    store *s;
+    REQUIRE(store_open(path, &s) == STORE_OK);
+    static const char *const plates[] = {"AB12CDE", "A812CDE", "AB12CDF", "AB12CDE"};
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "p%d", i);
+        store_read r = mkread(id, plates[i], "CAM-1", T0 + i * 1000);
+        store_insert st;
+        REQUIRE(s->ops->insert_reads(s, &r, 1, &st) == STORE_OK);
+    }
+    s->ops->close(s);
+
+    sqlite3 *db;
+    REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "CREATE INDEX reads_vrm ON reads(vrm, time_ms);"
+                         "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+                         NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+
+    REQUIRE(store_open(path, &s) == STORE_OK);
+    int v = 0;
+    CHECK(s->ops->schema_version(s, &v) == STORE_OK && v == 3, "version %d", v);
+    REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_stmt *st;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name = 'reads_vrm'",
+                               -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    CHECK(search_count(s, STORE_MATCH_EXACT, "AB12CDE") == 2);
+    CHECK(search_count(s, STORE_MATCH_EXACT, "A812CDE") == 1);
+    CHECK(search_count(s, STORE_MATCH_PATTERN, "AB12*") == 3);
+    CHECK(search_count(s, STORE_MATCH_PATTERN, "A?12CDE") == 3);
+    CHECK(search_count(s, STORE_MATCH_PATTERN, "*CDF") == 1);
+    char key[16];
+    valid_key("AB12CDE", key);
+    CHECK(search_count(s, STORE_MATCH_FUZZY, key) == 3);
+
+    store_read first, last;
+    int64_t n = 0;
+    CHECK(s->ops->first_last_seen(s, "AB12CDE", 0, 0, &first, &last, &n) == STORE_OK &&
+          n == 2 && !strcmp(first.id, "p0") && !strcmp(last.id, "p3"),
+          "count %lld", (long long)n);
+    CHECK(s->ops->first_last_seen(s, "A812CDE", 0, 0, &first, &last, &n) == STORE_OK &&
+          n == 1 && !strcmp(first.id, "p1"));
+    s->ops->close(s);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/anpr-sqtest.XXXXXX", path[64];
@@ -134,6 +205,8 @@ int main(void)
     test_alert_hook(s);
     test_wal_restarts(s);
     s->ops->close(s);
+    snprintf(path, sizeof path, "%s/v2.db", dir);
+    test_plate_index(path);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd))
