@@ -163,6 +163,39 @@ static float span_sum(const float *acc, taps tx, int x0, int x1)
     return sum;
 }
 
+/*
+ * A block of output columns whose taps all lie in one span, MAX_TAPS or
+ * fewer each, laid out tap by tap: output i's tap t reads acc[at[i] + t]
+ * weighted wt[t][i], 0 past its last. Adding those zeros leaves each sum's
+ * bits as span_sum() makes them (the sums are never negative), while the
+ * loops over i have no tests in them: span_sum() per pixel was most of
+ * the time of the detector's whole-frame resize.
+ */
+enum { BLOCK = 256, SPAN = 2048, MAX_TAPS = 12 };
+typedef struct flat_taps {
+    int k;                    /* taps of the widest output */
+    int at[BLOCK];
+    float wt[MAX_TAPS][BLOCK];
+} flat_taps;
+
+static int flatten(const taps *tx, int n, int lo, flat_taps *f)
+{
+    f->k = 0;
+    for (int i = 0; i < n; i++) {
+        int k = tx[i].last - tx[i].first + 1;
+        if (k > MAX_TAPS)
+            return 0;
+        f->k = k > f->k ? k : f->k;
+    }
+    for (int i = 0; i < n; i++) {
+        int last = tx[i].last - tx[i].first;
+        f->at[i] = tx[i].first - lo;
+        for (int t = 0; t < MAX_TAPS; t++)
+            f->wt[t][i] = t == 0 ? tx[i].w_first : t > last ? 0.0f : t == last ? tx[i].w_last : 1.0f;
+    }
+    return 1;
+}
+
 void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
                        float *dst, int dw, int dh)
 {
@@ -173,27 +206,41 @@ void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
      * horizontal taps fit on the stack, and source columns in spans whose
      * sums do, so nothing is allocated whatever the ratio.
      */
-    enum { BLOCK = 256, SPAN = 2048 };
     taps tx[BLOCK];
-    float acc[SPAN];
+    flat_taps f;
+    /* Past a span's sums, zeros for the zero-weighted taps to read. */
+    float acc[SPAN + MAX_TAPS];
     for (int i0 = 0; i0 < dw; i0 += BLOCK) {
         int n = dw - i0 < BLOCK ? dw - i0 : BLOCK;
         for (int i = 0; i < n; i++)
             tx[i] = axis_taps(i0 + i, sw, dw);
         int lo = tx[0].first, hi = tx[n - 1].last + 1;
+        int flat = hi - lo <= SPAN && flatten(tx, n, lo, &f);
+        if (flat)
+            for (int t = 0; t < MAX_TAPS; t++)
+                acc[hi - lo + t] = 0;
         for (int j = 0; j < dh; j++) {
             taps ty = axis_taps(j, sh, dh);
             float *out = dst + (size_t)j * (size_t)dw + i0;
-            for (int i = 0; i < n; i++)
-                out[i] = 0;
-            int open = 0;   /* the first output column with taps still ahead */
-            for (int x0 = lo; x0 < hi; x0 += SPAN) {
-                int x1 = hi - x0 < SPAN ? hi : x0 + SPAN;
-                column_sums(src, (size_t)sstride, ty, x0, x1, acc);
-                for (int i = open; i < n && tx[i].first < x1; i++)
-                    out[i] += span_sum(acc, tx[i], x0, x1);
-                while (open < n && tx[open].last < x1)
-                    open++;
+            if (flat) {
+                column_sums(src, (size_t)sstride, ty, lo, hi, acc);
+                for (int i = 0; i < n; i++)
+                    out[i] = f.wt[0][i] * acc[f.at[i]];
+                for (int t = 1; t < f.k; t++)
+                    for (int i = 0; i < n; i++)
+                        out[i] += f.wt[t][i] * acc[f.at[i] + t];
+            } else {
+                for (int i = 0; i < n; i++)
+                    out[i] = 0;
+                int open = 0;   /* the first output column with taps still ahead */
+                for (int x0 = lo; x0 < hi; x0 += SPAN) {
+                    int x1 = hi - x0 < SPAN ? hi : x0 + SPAN;
+                    column_sums(src, (size_t)sstride, ty, x0, x1, acc);
+                    for (int i = open; i < n && tx[i].first < x1; i++)
+                        out[i] += span_sum(acc, tx[i], x0, x1);
+                    while (open < n && tx[open].last < x1)
+                        open++;
+                }
             }
             for (int i = 0; i < n; i++)
                 out[i] *= tx[i].norm * ty.norm / 255.0f;
