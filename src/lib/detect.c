@@ -22,7 +22,7 @@ typedef struct peak {
 
 struct detect_work {
     nn_work *nn;
-    float *resized;        /* the frame at network scale, rows packed */
+    float *resized;        /* a part narrower than the input, at its scale */
     float *input;          /* resized, zero-padded to the aligned size */
     size_t cap_resized, cap_input;
     peak peaks[DETECT_MAX_PEAKS];
@@ -264,10 +264,21 @@ static const nn_tensor *forward(const nn_net *net, detect_work *w, const detect_
 static int place(detect_work *w, const uint8_t *gray, int stride, int x0, int y0, int x1,
                  int y1, int dx, int dy, int dw, int dh, int pw, int ph)
 {
-    if (reserve(&w->resized, &w->cap_resized, (size_t)dw * dh) != 0
-        || reserve(&w->input, &w->cap_input, (size_t)pw * ph) != 0)
+    const uint8_t *from = gray + (size_t)y0 * stride + x0;
+    if (reserve(&w->input, &w->cap_input, (size_t)pw * ph) != 0)
         return -1;
-    image_resize_gray(gray + (size_t)y0 * stride + x0, x1 - x0, y1 - y0, stride, w->resized, dw, dh);
+    /* Rows as wide as the input's (the whole frame mostly is, and a window
+     * inside it) are resized in place: only the rows above and below need
+     * zeros, and nothing is copied. */
+    if (dw == pw) {
+        image_resize_gray(from, x1 - x0, y1 - y0, stride, w->input + (size_t)dy * pw, dw, dh);
+        memset(w->input, 0, (size_t)dy * pw * sizeof *w->input);
+        memset(w->input + (size_t)(dy + dh) * pw, 0, (size_t)(ph - dy - dh) * pw * sizeof *w->input);
+        return 0;
+    }
+    if (reserve(&w->resized, &w->cap_resized, (size_t)dw * dh) != 0)
+        return -1;
+    image_resize_gray(from, x1 - x0, y1 - y0, stride, w->resized, dw, dh);
     memset(w->input, 0, (size_t)pw * ph * sizeof *w->input);
     for (int y = 0; y < dh; y++)
         memcpy(w->input + (size_t)(dy + y) * pw + dx, w->resized + (size_t)y * dw,
