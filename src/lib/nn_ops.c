@@ -624,10 +624,12 @@ static uint64_t phase_floats(const nn_window *p, int64_t c, int64_t h, int64_t w
 /*
  * The phased copy of in[c][h][w] in scratch, or in itself where it can be.
  * With inv > 0 it is made of bytes instead, each float quantised as
- * kn->row does with inv: once per input value, not once per tap.
+ * kn->row does with inv: once per input value, not once per tap. With
+ * padded set, scratch holds a copy of the same shape already, whose
+ * padding (zeros) is left as it is.
  */
 static phased phase_input(const kernels *kn, const float *in, int c, int h, int w,
-                          const nn_window *p, float inv, void *scratch)
+                          const nn_window *p, float inv, int padded, void *scratch)
 {
     phased v = {in, NULL, (size_t)w, h + 2 * p->ph, p->sw};
     if (!inv && phase_in_place(p))
@@ -638,7 +640,7 @@ static phased phase_input(const kernels *kn, const float *in, int c, int h, int 
     v.b = inv ? scratch : NULL;
     v.len = phase_len(p, w);
     size_t row = (size_t)p->sw * v.len, plane = (size_t)v.hp * row;
-    for (int ci = 0; ci < c; ci++) {
+    for (int ci = 0; ci < c && !padded; ci++) {
         uint8_t *dst = bytes + ci * plane * size;
         memset(dst, 0, size * row * (size_t)p->ph);
         memset(dst + (size_t)(p->ph + h) * row * size, 0, size * row * (size_t)p->ph);
@@ -654,8 +656,10 @@ static phased phase_input(const kernels *kn, const float *in, int c, int h, int 
                 /* x is past the row when n is 0: point at its start then. */
                 const float *src = in + ((size_t)ci * h + y) * w + (n ? x : 0);
                 size_t at = ci * plane + (size_t)(y + p->ph) * row + (size_t)r * v.len;
-                memset(bytes + at * size, 0, (size_t)j * size);
                 kn->row(src, n, p->sw, inv, bytes + (at + j) * size);
+                if (padded)
+                    continue;
+                memset(bytes + at * size, 0, (size_t)j * size);
                 memset(bytes + (at + j + n) * size, 0, (v.len - j - n) * size);
             }
     }
@@ -706,7 +710,9 @@ uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
  * Each output channel o reads input channel o / (out_c / groups) only
  * (groups == in_c). Each input channel is phased on its own just before
  * the outputs that read it, so that the copy is read back from cache, not
- * memory.
+ * memory. Every channel's copy has its padding in the same places, so only
+ * the first one writes it: in the second look's small layers, zeroing a
+ * column or two of padding per row was a third of the calls.
  */
 static void conv_direct(const kernels *kn, const nn_conv *cv, const float *in, int h, int w,
                         float *out, int oh, int ow, float *scratch)
@@ -714,7 +720,7 @@ static void conv_direct(const kernels *kn, const nn_conv *cv, const float *in, i
     const nn_window *p = &cv->win;
     int per_group = cv->out_c / cv->groups, taps = p->kh * p->kw;
     for (int ci = 0; ci < cv->in_c; ci++) {
-        phased v = phase_input(kn, in + (size_t)ci * h * w, 1, h, w, p, 0, scratch);
+        phased v = phase_input(kn, in + (size_t)ci * h * w, 1, h, w, p, 0, ci > 0, scratch);
         for (int o = ci * per_group; o < (ci + 1) * per_group; o++)
             kn->taps(ow, oh, p, v.p, v.len, cv->weights + (size_t)o * taps,
                      out + (size_t)o * oh * ow, cv->bias[o], cv->act == NN_ACT_RELU);
@@ -861,7 +867,7 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
     if (cv->direct) {
         conv_direct(&kn, cv, in, h, w, out, oh, ow, scratch);
     } else {
-        phased v = phase_input(&kn, in, cv->in_c, h, w, p, big >= 0 ? 1 / sa : 0, scratch);
+        phased v = phase_input(&kn, in, cv->in_c, h, w, p, big >= 0 ? 1 / sa : 0, 0, scratch);
         int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups, relu = cv->act == NN_ACT_RELU;
         size_t k = conv_k(cv), group = round_up((size_t)m, MR) * k, koff_at, panel_at;
         gemm_scratch(cv, h, w, big >= 0, &koff_at, &panel_at);
