@@ -167,25 +167,25 @@ static float span_sum(const float *acc, taps tx, int x0, int x1)
  * A block of output columns whose taps all lie in one span, MAX_TAPS or
  * fewer each, laid out tap by tap: output i's tap t reads acc[at[i] + t]
  * weighted wt[t][i], 0 past its last. Adding those zeros leaves each sum's
- * bits as span_sum() makes them (the sums are never negative), while the
- * loops over i have no tests in them: span_sum() per pixel was most of
- * the time of the detector's whole-frame resize.
+ * bits as span_sum() makes them (the sums are never negative), while
+ * every pixel's sum runs over the same taps with no tests: span_sum() per
+ * pixel was most of the time of the detector's whole-frame resize.
  */
 enum { BLOCK = 256, SPAN = 2048, MAX_TAPS = 12 };
 typedef struct flat_taps {
-    int k;                    /* taps of the widest output */
     int at[BLOCK];
     float wt[MAX_TAPS][BLOCK];
 } flat_taps;
 
+/* Lays out tx so; returns the taps of the widest output, 0 if over MAX_TAPS. */
 static int flatten(const taps *tx, int n, int lo, flat_taps *f)
 {
-    f->k = 0;
+    int k = 0;
     for (int i = 0; i < n; i++) {
-        int k = tx[i].last - tx[i].first + 1;
-        if (k > MAX_TAPS)
+        int ki = tx[i].last - tx[i].first + 1;
+        if (ki > MAX_TAPS)
             return 0;
-        f->k = k > f->k ? k : f->k;
+        k = ki > k ? ki : k;
     }
     for (int i = 0; i < n; i++) {
         int last = tx[i].last - tx[i].first;
@@ -193,7 +193,7 @@ static int flatten(const taps *tx, int n, int lo, flat_taps *f)
         for (int t = 0; t < MAX_TAPS; t++)
             f->wt[t][i] = t == 0 ? tx[i].w_first : t > last ? 0.0f : t == last ? tx[i].w_last : 1.0f;
     }
-    return 1;
+    return k;
 }
 
 void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
@@ -215,20 +215,22 @@ void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
         for (int i = 0; i < n; i++)
             tx[i] = axis_taps(i0 + i, sw, dw);
         int lo = tx[0].first, hi = tx[n - 1].last + 1;
-        int flat = hi - lo <= SPAN && flatten(tx, n, lo, &f);
-        if (flat)
+        int k = hi - lo <= SPAN ? flatten(tx, n, lo, &f) : 0;
+        if (k)
             for (int t = 0; t < MAX_TAPS; t++)
                 acc[hi - lo + t] = 0;
         for (int j = 0; j < dh; j++) {
             taps ty = axis_taps(j, sh, dh);
             float *out = dst + (size_t)j * (size_t)dw + i0;
-            if (flat) {
+            if (k) {
                 column_sums(src, (size_t)sstride, ty, lo, hi, acc);
-                for (int i = 0; i < n; i++)
-                    out[i] = f.wt[0][i] * acc[f.at[i]];
-                for (int t = 1; t < f.k; t++)
-                    for (int i = 0; i < n; i++)
-                        out[i] += f.wt[t][i] * acc[f.at[i] + t];
+                for (int i = 0; i < n; i++) {
+                    const float *a = acc + f.at[i];
+                    float sum = f.wt[0][i] * a[0];
+                    for (int t = 1; t < k; t++)
+                        sum += f.wt[t][i] * a[t];
+                    out[i] = sum;
+                }
             } else {
                 for (int i = 0; i < n; i++)
                     out[i] = 0;
