@@ -433,6 +433,20 @@ static void row_avx512(const float *src, int n, int stride, float inv, void *dst
         __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(f, iv));
         _mm_storeu_si128((__m128i *)(bytes + x), _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero)));
     }
+    /* The last 16 floats or fewer in one masked step: the second look's
+     * rows are 5 to 80 floats long, and a float row_generic finishes one
+     * value at a time. */
+    if (!inv && stride <= 2 && x < n) {
+        int m = n - x, span = stride * m - stride + 1;
+        const float *s = src + (size_t)x * stride;
+        __mmask16 lo = (__mmask16)((1u << (span < 16 ? span : 16)) - 1);
+        __mmask16 hi = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1 : 0);
+        __m512 f = _mm512_maskz_loadu_ps(lo, s);
+        if (stride == 2)
+            f = _mm512_permutex2var_ps(f, even, _mm512_maskz_loadu_ps(hi, s + 16));
+        _mm512_mask_storeu_ps((float *)dst + x, (__mmask16)((1u << m) - 1), f);
+        return;
+    }
     row_generic(src + (size_t)x * stride, n - x, stride, inv,
                 bytes + (size_t)x * (inv ? 1 : sizeof(float)));
 }
