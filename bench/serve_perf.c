@@ -26,8 +26,8 @@
  * The store is SQLite in a temporary folder unless --db names one (a
  * PostgreSQL URL must be an empty database, and the HTTP parts use it
  * too; a SQLite file is kept, and a later run with it searches the reads
- * already there instead of loading them again). Run from a Release build; the machine's other work shows
- * in the figures.
+ * already there instead of loading them again). Run from a Release build;
+ * the machine's other work shows in the figures.
  */
 #include "httpc.h"
 #include "matcher.h"
@@ -552,10 +552,12 @@ int main(int argc, char **argv)
         if (target <= have)
             continue;
         double cpu;
+        long long size = target;
         if (target <= kept) {
             fill_store(NULL, have, target - have, vrms + have, &cpu);
             printf("store ingest: none, the store holds %lld reads already\n",
                    (long long)kept);
+            size = kept;   /* searched whole: its size is what the figures show */
         } else {
             double secs = fill_store(st, have, target - have, vrms + have, &cpu);
             /* CPU of this process only: a PostgreSQL server's own is not in it. */
@@ -564,8 +566,6 @@ int main(int argc, char **argv)
                    (target - have) / secs, (target - have) / cpu);
         }
         have = target;
-        /* A kept store is searched whole: its size is what the figures show. */
-        long long size = target <= kept ? (long long)kept : have;
         printf("search latency at %lld reads (store level, up to 100 rows newest first):\n",
                size);
         time_searches(st, "exact", STORE_MATCH_EXACT, vrms, have, size, 2000);

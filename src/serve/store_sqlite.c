@@ -79,8 +79,7 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX deliveries_due ON deliveries(due_ms) WHERE state = 0;",
     /* 3: a read's plate is found through reads_key alone (vrm_key, then
      * vrm as a filter; store_sqlite_reads.c), so ingest updates one
-     * random-key index instead of two: 1.6 times the reads per second
-     * straight into the store, 1.15 times over HTTP, per CPU-second. */
+     * random-key index instead of two (figures: src/serve/README.md). */
     "DROP INDEX reads_vrm;",
 };
 #define SQ_NMIGRATIONS ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
