@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import nnfile
+import nnrun
 
 STRIDE = 4
 CORNER_SCALE = 32.0
@@ -139,59 +140,6 @@ def export(model, path, in_h=288, in_w=512):
     nnfile.write(path, "detector", (1, in_h, in_w), meta, layers)
 
 
-if __name__ == "__main__":
-    m = Detector()
-    print("params %d" % sum(p.numel() for p in m.parameters()))
-    print("MACs at 512x288: %.1f M" % (count_macs(m, 288, 512) / 1e6))
-
-
-def run_nnfile(path, x):
-    """Interprets an nn weight file with torch ops: the reference the
-    export is checked against (x: (1, C, H, W) tensor)."""
-    import struct
-    b = open(path, "rb").read()
-    o = 8 + 4 * 5
-    (mlen,) = struct.unpack_from("<I", b, o)
-    o += 4 + mlen
-    (n,) = struct.unpack_from("<I", b, o)
-    o += 4
-    outs = [x]
-    acts = {0: lambda t: t, 1: F.relu, 2: torch.sigmoid}
-    for _ in range(n):
-        op, nin = struct.unpack_from("<2I", b, o)
-        o += 8
-        ins = struct.unpack_from("<%di" % nin, b, o)
-        o += 4 * nin
-        (np_,) = struct.unpack_from("<I", b, o)
-        ps = struct.unpack_from("<%di" % np_, b, o + 4)
-        o += 4 + 4 * np_
-        (nw,) = struct.unpack_from("<I", b, o)
-        o += 4
-        ws = []
-        for _ in range(nw):
-            (nd,) = struct.unpack_from("<I", b, o)
-            dims = struct.unpack_from("<%dI" % nd, b, o + 4)
-            o += 4 + 4 * nd
-            cnt = 1
-            for d in dims:
-                cnt *= d
-            ws.append(torch.tensor(struct.unpack_from("<%df" % cnt, b, o)).reshape(dims))
-            o += 4 * cnt
-        if any(i < 0 or i >= len(outs) for i in ins):
-            raise ValueError("layer %d: input not an earlier layer" % len(outs))
-        t = [outs[i] for i in ins]
-        if op == 1:
-            y = acts[ps[8]](F.conv2d(t[0], ws[0], ws[1], (ps[3], ps[4]), (ps[5], ps[6]), 1, ps[7]))
-        elif op == 4:
-            y = F.interpolate(t[0], scale_factor=ps[0], mode="nearest")
-        elif op == 5:
-            y = torch.cat(t, 1)
-        else:
-            raise ValueError("op %d not used by the detector" % op)
-        outs.append(y)
-    return outs[-1]
-
-
 def check_export(model, path, h=288, w=512):
     """Max abs difference between the model and its exported file."""
     model.eval()
@@ -199,5 +147,11 @@ def check_export(model, path, h=288, w=512):
     with torch.no_grad():
         hm, reg = model(x)
         ref = torch.cat([torch.sigmoid(hm), reg], 1)
-        got = run_nnfile(path, x)
+        got = nnrun.run(path, x)
     return float((ref - got).abs().max())
+
+
+if __name__ == "__main__":
+    m = Detector()
+    print("params %d" % sum(p.numel() for p in m.parameters()))
+    print("MACs at 512x288: %.1f M" % (count_macs(m, 288, 512) / 1e6))

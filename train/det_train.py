@@ -21,6 +21,7 @@ import torch
 import det_data
 import det_eval
 import det_model
+import nnrun
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(ROOT, "out")
@@ -42,6 +43,11 @@ def main():
     ap.add_argument("--aspect-jitter", type=float, default=1.5)
     ap.add_argument("--us-weight", type=float, default=1.5)
     ap.add_argument("--every", type=float, default=6, help="minutes between checkpoints")
+    ap.add_argument("--sign-share", type=float, default=0.3, help="share of scenes with signs and lettering")
+    ap.add_argument("--init", help="start from these weights (a checkpoint, or an .nnw file such as "
+                    "models/detector.nnw) with a fresh optimiser and schedule (a fine-tune) instead "
+                    "of resuming train/out/det_last.pt")
+    ap.add_argument("--out", help="write the weights here only, not to models/detector.nnw")
     ap.add_argument("--export-only", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -53,9 +59,15 @@ def main():
         % (sum(p.numel() for p in model.parameters()), det_model.count_macs(model, 288, 512) / 1e6))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     comp = det_data.Composer(seed=a.seed, size=a.size, aspect_jitter=a.aspect_jitter,
-                             us_weight=a.us_weight)
+                             us_weight=a.us_weight, sign_share=a.sign_share)
     elapsed, step = 0.0, 0
-    if os.path.exists(LAST):
+    if a.init and a.init.endswith(".nnw"):
+        err = nnrun.init_from(model, a.init, det_data.batch(comp, 64)[0])
+        log("weights from %s (max |torch - file| %.2e)" % (a.init, err))
+    elif a.init:
+        model.load_state_dict(torch.load(a.init, map_location="cpu")["model"])
+        log("weights from %s" % a.init)
+    elif os.path.exists(LAST):
         st = torch.load(LAST, map_location="cpu")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
@@ -63,7 +75,7 @@ def main():
         comp.rng.setstate(st["rng"])
         log("resumed at step %d, %.1f min" % (step, elapsed / 60))
     if a.export_only:
-        export(model)
+        export(model, a.out)
         return
 
     dev = det_eval.load_dev()
@@ -103,16 +115,17 @@ def main():
         if step % 100 == 0:
             log("step %d  %.1f min  lr %.2e  heatmap %.3f  corners %.4f"
                 % (step, elapsed / 60, lr, run_hm, run_reg))
-    export(model)
+    export(model, a.out)
 
 
-def export(model):
-    path = os.path.join(OUT, "detector.nnw")
+def export(model, out=None):
+    path = out or os.path.join(OUT, "detector.nnw")
     det_model.export(model, path)
     err = det_model.check_export(model, path)
     log("export check: max |torch - nn file| = %.2e" % err)
-    shutil.copy(path, os.path.join(ROOT, "..", "models", "detector.nnw"))
-    log("exported %s and models/detector.nnw" % path)
+    if not out:
+        shutil.copy(path, os.path.join(ROOT, "..", "models", "detector.nnw"))
+    log("exported %s%s" % (path, "" if out else " and models/detector.nnw"))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,42 @@ def write(path, kind, in_shape, meta, layers):
         f.write(b)
 
 
+def read(path):
+    """The layers of a weight file as (op, inputs, params, weights), the
+    weights numpy float32 arrays; refuses a file whose magic, version or
+    CRC is wrong."""
+    b = open(path, "rb").read()
+    if b[:8] != MAGIC or len(b) < 40 or struct.unpack_from("<I", b, 8)[0] != 1:
+        raise ValueError(f"{path}: not a version-1 nn weight file")
+    if zlib.crc32(b[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", b, len(b) - 4)[0]:
+        raise ValueError(f"{path}: CRC mismatch")
+    o = 8 + 4 * 5
+    (mlen,) = struct.unpack_from("<I", b, o)
+    o += 4 + mlen
+    (n,) = struct.unpack_from("<I", b, o)
+    o += 4
+    layers = []
+    for _ in range(n):
+        op, nin = struct.unpack_from("<2I", b, o)
+        ins = struct.unpack_from(f"<{nin}i", b, o + 8)
+        o += 8 + 4 * nin
+        (np_,) = struct.unpack_from("<I", b, o)
+        ps = struct.unpack_from(f"<{np_}i", b, o + 4)
+        o += 4 + 4 * np_
+        (nw,) = struct.unpack_from("<I", b, o)
+        o += 4
+        ws = []
+        for _ in range(nw):
+            (nd,) = struct.unpack_from("<I", b, o)
+            dims = struct.unpack_from(f"<{nd}I", b, o + 4)
+            o += 4 + 4 * nd
+            w = np.frombuffer(b, "<f4", int(np.prod(dims)), o).reshape(dims)
+            ws.append(w.astype(np.float32))
+            o += 4 * w.size
+        layers.append((op, ins, ps, ws))
+    return layers
+
+
 def fold_bn(conv, bn):
     """Return (W, b) of a Conv2d followed by eval-mode BatchNorm2d."""
     W = conv.weight.detach().double().numpy()

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nnfile
+import nnrun
 import rec_data as D
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -126,8 +127,10 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--eval-every", type=float, default=5, help="minutes")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "recogniser.nnw"))
-    ap.add_argument("--init", help="start from this checkpoint's weights with a fresh optimiser and "
-                    "schedule (a fine-tune) instead of resuming train/out/rec.pt")
+    ap.add_argument("--seed", type=int, default=1000, help="seed of the synthetic stream (plus the step)")
+    ap.add_argument("--init", help="start from these weights (a checkpoint, or an .nnw file such as "
+                    "models/recogniser.nnw) with a fresh optimiser and schedule (a fine-tune) instead "
+                    "of resuming train/out/rec.pt")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -136,7 +139,11 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     ckpt = os.path.join(OUT, "rec.pt")
     spent, step = 0.0, 0
-    if a.init:
+    if a.init and a.init.endswith(".nnw"):
+        x, _ = next(iter(Stream(a.seed - 1, 256)))
+        err = nnrun.init_from(model, a.init, x)
+        print(f"weights from {a.init} (max |torch - file| {err:.2e})", flush=True)
+    elif a.init:
         model.load_state_dict(torch.load(a.init)["model"])
         print(f"weights from {a.init}", flush=True)
     elif os.path.exists(ckpt):
@@ -151,7 +158,7 @@ def main():
             "eu-test": tensors([s for s in test if s[2] == "eu"]),
             "gb-synth": tensors(D.synthetic_test_set(1000)),
             "photos-dev": tensors(D.load_photos_dev())}
-    loader = torch.utils.data.DataLoader(Stream(1000 + step, a.batch), batch_size=None, num_workers=1,
+    loader = torch.utils.data.DataLoader(Stream(a.seed + step, a.batch), batch_size=None, num_workers=1,
                                          prefetch_factor=4)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     budget = a.minutes * 60
