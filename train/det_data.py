@@ -23,7 +23,7 @@ import os
 import random
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 import det_model
 from geom import apply_h, homography
@@ -66,11 +66,66 @@ def load_backgrounds(max_side=512):
     return bgs
 
 
+WORDS = ("EXIT", "ONLY", "NOTICE", "Heating", "and", "Cooling", "Services", "Plumbing", "Ltd", "Inc",
+         "PARKING", "Authorised", "vehicles", "STOP", "TAXI", "Hire", "www", "com", "co.uk", "Call",
+         "Sport", "Turbo", "Diesel", "Hybrid", "Motors", "Garage", "Deliveries", "Keep", "Clear",
+         "Titan", "Suburban", "Limited", "Police", "Ambulance", "Tel", "Open", "24h", "Sales")
+
+
+def _words(r):
+    """Words and phone numbers as on signs and vans: text, but not a plate."""
+    parts = []
+    for _ in range(r.randint(1, 4)):
+        if r.random() < 0.25:
+            parts.append("%03d-%03d-%04d" % (r.randrange(1000), r.randrange(1000), r.randrange(10000)))
+        else:
+            parts.append(r.choice(WORDS))
+    return " ".join(parts)
+
+
+def _text(r, d, x, y, h, text):
+    """Draws text h pixels high at (x, y) in a random face and shade."""
+    if h < 4 or synth is None:
+        return
+    font = ImageFont.truetype(r.choice(synth.FONT_FILES), h)
+    d.text((x, y), text, font=font, fill=r.choice([r.randrange(0, 60), r.randrange(190, 256), r.randrange(256)]))
+
+
+def _chrome(r, d, x0, y0, x1, y1):
+    """A bright chrome band: a highlight and darker reflections by row."""
+    n = max(1, y1 - y0)
+    base, hi = r.randrange(120, 200), r.uniform(0.2, 0.6)
+    for i in range(n):
+        t = i / n
+        v = base + 60 * math.exp(-((t - hi) ** 2) / 0.01) - 50 * t + r.uniform(-6, 6)
+        d.line([x0, y0 + i, x1, y0 + i], fill=int(max(0, min(255, v))))
+
+
+def _sign(r, size):
+    """A sign, sticker or van side lettering: lines of words on a panel.
+    Several lines, lower case and long lines make it unlike a plate."""
+    h = int(size * r.uniform(0.03, 0.09))
+    lines = [_words(r) for _ in range(r.randint(1, 4))]
+    if len(lines) == 1 and r.random() < 0.7:
+        lines[0] += " " + _words(r) + " " + _words(r)
+    W = int(h * 0.65 * max(len(t) for t in lines)) + 2 * h
+    H = int(h * 1.3 * len(lines)) + h
+    panel = Image.new("L", (max(8, W), max(8, H)), r.randrange(256))
+    d = ImageDraw.Draw(panel)
+    if r.random() < 0.5:
+        d.rectangle([1, 1, W - 2, H - 2], outline=r.randrange(256), width=max(1, h // 8))
+    for i, t in enumerate(lines):
+        _text(r, d, h, h // 2 + int(i * h * 1.3), h, t)
+    return panel
+
+
 class Composer:
     """Makes (image uint8 HxW, quads float (n,4,2)) scenes from a seeded rng."""
 
-    def __init__(self, seed=0, size=320, synth_share=0.35, aspect_jitter=1.15, us_weight=1.0):
+    def __init__(self, seed=0, size=320, synth_share=0.35, aspect_jitter=1.15, us_weight=1.0, sign_share=0.3):
         self.rng = random.Random(seed)
+        # Scenes with signs and lettering pasted on: text that is not a plate.
+        self.sign_share = sign_share
         self.size = size
         # Plates are stretched by up to this factor either way, so that
         # their extent must be read from their edges, not guessed from
@@ -129,7 +184,10 @@ class Composer:
             if r.random() < 0.7:
                 by = y0 + int(ph * r.uniform(-0.3, 1.2))
                 bh = int(ph * r.uniform(0.6, 1.6))
-                d.rectangle([0, by, W, by + bh], fill=max(0, min(255, body + r.randint(-60, 60))))
+                if r.random() < 0.35:  # chrome: bright, banded by reflections
+                    _chrome(r, d, 0, by, W, by + bh)
+                else:
+                    d.rectangle([0, by, W, by + bh], fill=max(0, min(255, body + r.randint(-60, 60))))
             # grille: horizontal or vertical slats above the plate
             if r.random() < 0.5:
                 gy0 = max(0, y0 - int(ph * r.uniform(1.2, 2.5)))
@@ -152,13 +210,25 @@ class Composer:
                 d.rectangle([W - int(W * 0.02) - lw, ly, W - int(W * 0.02), ly + lh], fill=v)
             if r.random() < 0.4:
                 d.rectangle([int(W * 0.1), 0, int(W * 0.9), int(H * r.uniform(0.1, 0.25))], fill=r.randrange(0, 60))
-            # text-like clutter (badges, dealer stickers) that is not a plate
+            # text-like clutter (badges, dealer stickers, model names) that is not a plate
             if r.random() < 0.3:
                 tx, ty = r.randrange(W), r.randrange(H)
                 for _ in range(r.randint(3, 7)):
                     cw = max(1, int(ph * 0.15))
                     d.rectangle([tx, ty, tx + cw, ty + int(ph * 0.3)], fill=r.choice([0, 255]))
                     tx += int(cw * 2.2)
+            if r.random() < 0.35:
+                _text(r, d, r.randrange(W), r.randrange(H), int(ph * r.uniform(0.15, 0.7)), _words(r))
+            # a recess or mount around the plate: its edges are stronger than
+            # the plate's own, and a box must still stop at the plate
+            if r.random() < 0.35:
+                rx, ry = int(pw * r.uniform(0.06, 0.4)), int(ph * r.uniform(0.1, 0.6))
+                shade = max(0, min(255, body + r.choice([-1, 1]) * r.randint(20, 90)))
+                d.rounded_rectangle([x0 - rx, y0 - ry, x0 + pw + rx, y0 + ph + ry],
+                                    radius=int(ph * r.uniform(0, 0.4)), fill=shade)
+                if r.random() < 0.6:  # the shadow under the recess's top lip
+                    d.rectangle([x0 - rx, y0 - ry, x0 + pw + rx, y0 - ry + max(1, ry // 3)],
+                                fill=max(0, shade - r.randint(30, 90)))
             if r.random() < 0.5:
                 patch = patch.filter(ImageFilter.GaussianBlur(r.uniform(0.3, 1.0) * max(1, ph / 20)))
         if r.random() < 0.3:  # a dark frame or holder around the plate
@@ -210,6 +280,12 @@ class Composer:
         night = r.random() < 0.15
         if night:
             bg = Image.eval(bg, lambda v, k=r.uniform(0.1, 0.4): int(v * k))
+        for _ in range(r.choice([0, 0, 1, 2]) if r.random() < self.sign_share else 0):
+            sign = _sign(r, S)
+            a = r.uniform(-10, 10)
+            mask = Image.new("L", sign.size, 255).rotate(a, Image.BILINEAR, expand=True)
+            sign = sign.rotate(a, Image.BILINEAR, expand=True)
+            bg.paste(sign, (r.randrange(-sign.size[0] // 2, S), r.randrange(-sign.size[1] // 2, S)), mask)
         n = r.choices([0, 1, 2, 3, 4], weights=[0.1, 0.5, 0.22, 0.12, 0.06])[0]
         quads, taken = [], []
         for _ in range(n):
@@ -338,7 +414,7 @@ def batch(comp, n):
 if __name__ == "__main__":
     import sys
     import time
-    c = Composer(seed=1)
+    c = Composer(seed=1, aspect_jitter=1.5)
     t = time.time()
     scenes = [c.scene() for _ in range(64)]
     print("%.1f ms per scene" % ((time.time() - t) / 64 * 1000))
