@@ -200,12 +200,28 @@ def synthetic(rng):
 
 
 def real(rng, sample):
-    """A real crop, moved and damaged a little: (prepared array, text)."""
+    """A real crop, moved and damaged a little: (prepared array, text).
+
+    The crops are cut tight, but a detector's quad is often looser: half
+    the time the plate is set in surroundings (car paint or a scene) and
+    cut out with margins of up to a sixth of its width, so that what lies
+    past a plate's edge is not read as characters."""
     im, text, _ = sample
     w, h = im.size
-    j = 0.06
-    quad = [(0, 0), (w, 0), (w, h), (0, h)]
-    crop = perspective_crop(rng, im, quad, w, h, rng.uniform(0, j))
+    if rng.random() < 0.5:
+        quad = [(0, 0), (w, 0), (w, h), (0, h)]
+        crop = perspective_crop(rng, im, quad, w, h, rng.uniform(0, 0.06))
+        return prepare(camera(rng, crop, 0.6)), text
+    mx, my = int(w * 0.25), int(h * 0.5)
+    if rng.random() < 0.5:
+        canvas = Image.new("RGB", (w + 2 * mx, h + 2 * my), tuple(rng.randint(0, 255) for _ in range(3)))
+    else:
+        canvas = background(rng, w + 2 * mx, h + 2 * my)
+    canvas.paste(im, (mx, my))
+    x0, x1 = mx - rng.uniform(-0.03, 0.16) * w, mx + w + rng.uniform(-0.03, 0.16) * w
+    y0, y1 = my - rng.uniform(-0.05, 0.3) * h, my + h + rng.uniform(-0.05, 0.3) * h
+    quad = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    crop = perspective_crop(rng, canvas, quad, w, h, rng.uniform(0, 0.03))
     return prepare(camera(rng, crop, 0.6)), text
 
 
