@@ -122,8 +122,11 @@ def _sign(r, size):
 class Composer:
     """Makes (image uint8 HxW, quads float (n,4,2)) scenes from a seeded rng."""
 
-    def __init__(self, seed=0, size=320, synth_share=0.35, aspect_jitter=1.15, us_weight=1.0, sign_share=0.3):
+    def __init__(self, seed=0, size=320, synth_share=0.35, aspect_jitter=1.15, us_weight=1.0, sign_share=0.3,
+                 min_width=12):
         self.rng = random.Random(seed)
+        # The narrowest plate drawn, in scene pixels.
+        self.min_width = min_width
         # Scenes with signs and lettering pasted on: text that is not a plate.
         self.sign_share = sign_share
         self.size = size
@@ -292,7 +295,7 @@ class Composer:
             for _attempt in range(8):
                 # log-uniform plate width: 12..300 px of a 320 px scene that
                 # stands for part of a 512 px wide frame.
-                pw = int(math.exp(r.uniform(math.log(12), math.log(300 if r.random() < 0.2 else 160))))
+                pw = int(math.exp(r.uniform(math.log(self.min_width), math.log(300 if r.random() < 0.2 else 160))))
                 plate = self._plate()
                 j = math.log(self.aspect_jitter)
                 asp = plate.size[1] / plate.size[0] * math.exp(r.uniform(-j, j))

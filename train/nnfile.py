@@ -10,7 +10,7 @@ ACT = {None: 0, "none": 0, "relu": 1, "sigmoid": 2}
 def write(path, kind, in_shape, meta, layers):
     """layers: list of dicts {op, inputs, params, weights}; op names per OPS.
     An input of -1 means the layer before (as conv_layer's default)."""
-    kinds = {"recogniser": 1, "detector": 2}
+    kinds = {"recogniser": 1, "detector": 2, "refiner": 3}
     b = bytearray(MAGIC)
     b += struct.pack("<5I", 1, kinds[kind], *in_shape)
     m = "".join(f"{k}={v}\n" for k, v in meta.items()).encode()
