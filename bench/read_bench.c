@@ -1,7 +1,8 @@
 /*
  * read_bench.c: accuracy and speed of reading, over labelled image lists.
  *
- *   read_bench [--whole-plate] [--float] [--repeat N] [--threads N] LIST.csv...
+ *   read_bench [--whole-plate] [--float] [--repeat N] [--threads N]
+ *              [--model FILE] [--detector FILE] [--refiner FILE] LIST.csv...
  *
  * Each list line is `path,text,set[,x,y,w,h]`. With --whole-plate and a box,
  * the plate is cut out of the photo by its box first (the decode and cut
@@ -102,6 +103,8 @@ int main(int argc, char **argv)
             opt.recogniser_path = argv[++first];
         else if (!strcmp(argv[first], "--detector") && first + 1 < argc)
             opt.detector_path = argv[++first];
+        else if (!strcmp(argv[first], "--refiner") && first + 1 < argc)
+            opt.refiner_path = argv[++first];
         else if (!strcmp(argv[first], "--country") && first + 1 < argc)
             opt.country = (anpr_country)anpr_country_parse(argv[++first]);
         else if (!strcmp(argv[first], "--float"))

@@ -77,6 +77,7 @@ typedef struct anpr_options {
     int whole_plate;            /* nonzero: each image is one plate crop, no detection */
     const char *recogniser_path; /* NULL: the built-in recogniser */
     const char *detector_path;   /* NULL: the built-in detector */
+    const char *refiner_path;    /* NULL: the built-in corner refiner */
     anpr_precision precision;   /* default AUTO */
 } anpr_options;
 

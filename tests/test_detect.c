@@ -3,7 +3,8 @@
  * tensors (peaks, threshold, padding, suppression, corner geometry,
  * scaling back), its argument checks, and, when models/detector.nnw
  * exists, the real network on a composed frame with a plate at a known
- * place (tests/data/det_plate.png, a plate rendered by train/synth.py).
+ * place (tests/data/det_plate.png, a plate rendered by train/synth.py);
+ * and the corner refiner (refine.h) on that frame.
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "detect.h"
 #include "image.h"
 #include "nn.h"
+#include "refine.h"
 
 #include "check.h"
 
@@ -151,29 +153,46 @@ static int compose(uint8_t *f, int W, int H, const image *plate, int px, int py,
     return ph;
 }
 
-static void test_model(void)
+/* A network from models/, or NULL (said why) when it is absent. */
+static nn_net *load_model(const char *path)
 {
     char err[256];
     uint8_t *bytes;
     size_t len;
-    if (image_read_file("models/detector.nnw", 64u << 20, &bytes, &len, err, sizeof err) != 0) {
-        printf("models/detector.nnw absent: real-network checks skipped\n");
-        return;
+    if (image_read_file(path, 64u << 20, &bytes, &len, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        CHECK(!"model file readable");
+        return NULL;
     }
     nn_net *net = nn_load(bytes, len, err, sizeof err);
     free(bytes);
     CHECK(net != NULL);
-    if (!net) {
-        fprintf(stderr, "%s\n", err);
+    if (!net)
+        fprintf(stderr, "%s: %s\n", path, err);
+    return net;
+}
+
+/* The fixture plate, grey. */
+static void load_plate(image *plate)
+{
+    char err[256];
+    uint8_t *png;
+    size_t len;
+    CHECK(image_read_file("tests/data/det_plate.png", 1u << 20, &png, &len, err, sizeof err) == 0);
+    CHECK(image_decode(png, len, 1, 0, 1, 0, 0, NULL, plate, err, sizeof err) == 0);
+    free(png);
+}
+
+static void test_model(void)
+{
+    char err[256];
+    nn_net *net = load_model("models/detector.nnw");
+    if (!net)
         return;
-    }
     CHECK(detect_check(net, err, sizeof err) == 0);
 
-    uint8_t *png;
     image plate = {0};
-    CHECK(image_read_file("tests/data/det_plate.png", 1u << 20, &png, &len, err, sizeof err) == 0);
-    CHECK(image_decode(png, len, 1, 0, 1, 0, 0, NULL, &plate, err, sizeof err) == 0);
-    free(png);
+    load_plate(&plate);
 
     enum { W = 1280, H = 720 };
     uint8_t *f = malloc((size_t)W * H);
@@ -229,10 +248,71 @@ static void test_model(void)
     nn_free(net);
 }
 
+/* Quad q of the box (x0, y0)-(x1, y1) scaled by (sx, sy) about its centre,
+ * turned by deg degrees and moved by (dx, dy). */
+static void rough_quad(float q[4][2], float x0, float y0, float x1, float y1, float sx,
+                       float sy, float deg, float dx, float dy)
+{
+    const float ux[4] = {-1, 1, 1, -1}, uy[4] = {-1, -1, 1, 1};
+    float cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, a = deg * 3.14159265f / 180;
+    for (int k = 0; k < 4; k++) {
+        float x = ux[k] * (x1 - x0) / 2 * sx, y = uy[k] * (y1 - y0) / 2 * sy;
+        q[k][0] = cx + dx + x * cosf(a) - y * sinf(a);
+        q[k][1] = cy + dy + x * sinf(a) + y * cosf(a);
+    }
+}
+
+/* The corner refiner on the composed frame: rough quads around the plate
+ * (too big, too small, turned, off centre) come back closer to it; a
+ * degenerate or NaN quad comes back unharmed. */
+static void test_refiner(void)
+{
+    char err[256];
+    nn_net *net = load_model("models/refiner.nnw");
+    if (!net)
+        return;
+    CHECK(refine_check(net, err, sizeof err) == 0);
+    nn_net *det = load_model("models/detector.nnw");
+    CHECK(!det || refine_check(det, err, sizeof err) == -1);
+    nn_free(det);
+    image plate = {0};
+    load_plate(&plate);
+    enum { W = 1280, H = 720 };
+    uint8_t *f = malloc((size_t)W * H);
+    refine_work *w = refine_work_new();
+    CHECK(f && w);
+    int px = 560, py = 470, pw = 200;
+    int ph = compose(f, W, H, &plate, px, py, pw);
+    static const float cases[][5] = {
+        {1.3f, 1.6f, 0, 10, -4}, {0.85f, 0.7f, 0, -8, 3}, {1.0f, 1.2f, 6, 0, 0}, {1.15f, 0.8f, -5, 6, 5}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float q[4][2];
+        const float *c = cases[i];
+        rough_quad(q, px, py, px + pw, py + ph, c[0], c[1], c[2], c[3], c[4]);
+        float before = box_iou(q, px, py, px + pw, py + ph);
+        CHECK(refine_quad(net, w, f, W, H, W, q, err, sizeof err) == 0);
+        float after = box_iou(q, px, py, px + pw, py + ph);
+        printf("refiner, rough quad %zu: IoU %.2f -> %.2f\n", i, before, after);
+        CHECK(after > before && after >= 0.8f);
+    }
+    float dot[4][2] = {{5, 5}, {5, 5}, {5, 5}, {5, 5}};
+    CHECK(refine_quad(net, w, f, W, H, W, dot, err, sizeof err) == 0);
+    for (int k = 0; k < 4; k++)
+        CHECK(isfinite(dot[k][0]) && isfinite(dot[k][1]));
+    float bad[4][2] = {{NAN, 0}, {10, 0}, {10, 10}, {0, 10}};
+    CHECK(refine_quad(net, w, f, W, H, W, bad, err, sizeof err) == 0);
+    CHECK(isnan(bad[0][0]) && bad[1][0] == 10);
+    refine_work_free(w);
+    free(f);
+    image_free(&plate);
+    nn_free(net);
+}
+
 int main(void)
 {
     test_decode();
     test_model();
+    test_refiner();
     if (failures)
         fprintf(stderr, "%d check(s) failed\n", failures);
     return failures != 0;

@@ -582,7 +582,7 @@ static const struct {
     {"activation 7", "bad parameters"},
     {"kernel larger than the input", "too small"},
     {"4 GiB of activations", "limit"},
-    {"kind 3", "kind"},
+    {"kind 4", "kind"},
     {"version 2", "version"},
     {"bad magic", "magic"},
     {"meta line without '='", "meta"},
@@ -665,7 +665,7 @@ static void build_bad(nnb *b, int which)
         nnb_header(b, NN_KIND_DETECTOR, 1, 4096, 4096, "", 1);
         nnb_layer(b, 4, 1, one, 1, (int[]){8}, 0);
         break;
-    case 22: b->p[12] = 3; nnb_layer(b, 7, 1, one, 1, one, 0); break;
+    case 22: b->p[12] = 4; nnb_layer(b, 7, 1, one, 1, one, 0); break;
     case 23: b->p[8] = 2; nnb_layer(b, 7, 1, one, 1, one, 0); break;
     case 24: b->p[0] = 'B'; nnb_layer(b, 7, 1, one, 1, one, 0); break;
     case 25:

@@ -43,6 +43,7 @@ static void help(FILE *f)
         "  --candidates N         alternative readings to give per plate (1..%d, default %d)\n"
         "  --model FILE           recogniser weights instead of the built-in ones\n"
         "  --detector FILE        detector weights instead of the built-in ones\n"
+        "  --refiner FILE         corner refiner weights instead of the built-in ones\n"
         "  --max-pixels N         refuse images with more pixels (default 50000000)\n"
         "  --threads N            read N files at a time (default 1)\n"
         "  --float                float arithmetic throughout (default: the recogniser\n"
@@ -162,7 +163,7 @@ int cmd_read(int argc, char **argv)
         {"format", required_argument, 0, 'f'}, {"country", required_argument, 0, 'c'},
         {"min-confidence", required_argument, 0, 'm'}, {"candidates", required_argument, 0, 'n'},
         {"model", required_argument, 0, 'M'}, {"detector", required_argument, 0, 'D'},
-        {"max-pixels", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
+        {"refiner", required_argument, 0, 'R'}, {"max-pixels", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
         {"float", no_argument, 0, 'F'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     anpr_options opt;
     anpr_options_default(&opt);
@@ -203,6 +204,7 @@ int cmd_read(int argc, char **argv)
         case 'F': opt.precision = ANPR_PRECISION_FLOAT; break;
         case 'M': opt.recogniser_path = optarg; break;
         case 'D': opt.detector_path = optarg; break;
+        case 'R': opt.refiner_path = optarg; break;
         case 'P':
             opt.max_pixels = strtoull(optarg, &end, 10);
             if (*end || !opt.max_pixels) {

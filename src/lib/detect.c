@@ -380,7 +380,6 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
     int kept = 0;
     for (int i = 0; i < n; i++) {
         float second;
-        memcpy(boxes[i].first, boxes[i].q, sizeof boxes[i].q);
         if (refine(net, w, &hd, gray, width, height, stride, &boxes[i], &second, err, errlen) != 0)
             return -1;
         if (second < (boxes[i].score < DETECT_SURE ? DETECT_SURE : DETECT_REFINE_THRESHOLD))

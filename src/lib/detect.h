@@ -66,7 +66,6 @@
 typedef struct detect_box {
     float q[4][2];   /* TL, TR, BR, BL in frame pixels */
     float score;     /* 0..1, the centre heatmap's peak */
-    float first[4][2];  /* q as the whole-frame pass saw it, before refining */
 } detect_box;
 
 typedef struct detect_work detect_work;

@@ -63,6 +63,29 @@ int image_read_file(const char *path, size_t max_bytes, uint8_t **data,
 void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
                      const float q[4][2], float *dst, int dst_w, int dst_h);
 
+/* The point at (s, t) of quad q under that same homography: (0, 0) is its
+ * TL corner, (1, 1) its BR, and s, t may lie outside [0, 1]. */
+void image_quad_point(const float q[4][2], float s, float t, float out[2]);
+
+/*
+ * Samples quad q of a grey plane into a dw x dh window of dst (rows
+ * dst_stride floats apart), values in [0,1], as the networks were trained:
+ * an upright rectangle on whole pixels is an exact area resize; any other
+ * quad is sampled at up to IMAGE_MAX_SUPER times finer along each axis, as
+ * far as scratch (scratch_len floats, at least dw * dh) holds, and
+ * box-averaged down, since plain bilinear sampling of a large quad would
+ * alias. Allocates nothing.
+ */
+#define IMAGE_MAX_SUPER 4
+void image_warp_quad_area(const uint8_t *src, int sw, int sh, int sstride,
+                          const float q[4][2], float *scratch, size_t scratch_len,
+                          float *dst, int dst_stride, int dw, int dh);
+
+/* Shifts and scales n values to zero mean and unit deviation (plus 0.02,
+ * so a flat window stays finite): the networks' input normalisation,
+ * rec_data.prepare() in training. */
+void image_standardise(float *x, int n);
+
 /*
  * Resizes a grey plane into a dw x dh float plane in [0,1], rows packed.
  * Along each axis that shrinks, each output pixel is the exact area

@@ -422,7 +422,7 @@ nn_net *nn_load(const void *data, size_t len, char *err, size_t errlen)
     for (int i = 0; i < 3; i++)
         get_u32(&r, &dims[i]);
     get_u32(&r, &meta_len);
-    if (kind != NN_KIND_RECOGNISER && kind != NN_KIND_DETECTOR) {
+    if (kind != NN_KIND_RECOGNISER && kind != NN_KIND_DETECTOR && kind != NN_KIND_REFINER) {
         fail(err, errlen, "unknown network kind %u", kind);
         return NULL;
     }

@@ -1,5 +1,5 @@
 /*
- * nn.h: the tiny inference runtime that runs anpr's two networks.
+ * nn.h: the tiny inference runtime that runs anpr's networks.
  *
  * A network is loaded once from a weight file (docs/nnfile.md) and is then
  * read-only, so threads may share it. Running it needs an nn_work, which
@@ -15,7 +15,7 @@
 typedef struct nn_net nn_net;
 typedef struct nn_work nn_work;
 
-enum { NN_KIND_RECOGNISER = 1, NN_KIND_DETECTOR = 2 };
+enum { NN_KIND_RECOGNISER = 1, NN_KIND_DETECTOR = 2, NN_KIND_REFINER = 3 };
 
 /* A channels-first float tensor owned by an nn_work (or the caller). */
 typedef struct nn_tensor {

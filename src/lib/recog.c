@@ -20,11 +20,11 @@
 #include "syntax.h"
 
 #define MAX_T 64          /* network output columns */
+#define SUPER_LEN (32 * 128 * IMAGE_MAX_SUPER * IMAGE_MAX_SUPER) /* supersampling scratch */
 #define MAX_C 64          /* network classes, blank included */
 #define MAX_L (ANPR_MAX_TEXT - 1)
 #define BEAM 16
 #define N_READINGS 12     /* readings handed to the syntax */
-#define MAX_SUPER 4       /* supersampling factor when shrinking a crop */
 #define HASH_SLOTS 2048   /* > BEAM * MAX_C, a power of two */
 #define PRUNE 1e-3        /* symbols below this at a column start no prefix */
 
@@ -40,7 +40,7 @@ typedef struct beam {
 struct recog_work {
     nn_work *nn;
     float input[32 * 128 * 4];    /* the network input; sized for up to 4x the default */
-    float super[32 * 128 * MAX_SUPER * MAX_SUPER];
+    float super[SUPER_LEN];
     double prob[MAX_T][MAX_C];    /* softmax of the output, [t][class] */
     double logprob[MAX_T][MAX_C]; /* log(prob + 1e-30), once for every alignment */
     beam a[BEAM * MAX_C], b[BEAM * MAX_C];
@@ -99,45 +99,6 @@ static float dist(const float a[2], const float b[2])
     return hypotf(a[0] - b[0], a[1] - b[1]);
 }
 
-/*
- * Warps quad q into a dw x dh window of the input (row pitch iw). Shrinking
- * by plain bilinear sampling would alias, unlike the area averaging the
- * network was trained on, so a large crop is sampled at up to 4x and then
- * box-averaged down.
- */
-static void rectify(recog_work *w, const uint8_t *g, int gw, int gh, int gs,
-                    const float q[4][2], float *dst, int iw, int dw, int dh)
-{
-    /* An upright rectangle on whole pixels (a whole-plate crop, say) is a
-     * plain resize: exact area averaging, as in training, and faster. */
-    int x0 = (int)q[0][0], y0 = (int)q[0][1], x1 = (int)q[2][0], y1 = (int)q[2][1];
-    if (q[0][0] == x0 && q[0][1] == y0 && q[2][0] == x1 && q[2][1] == y1 && q[1][0] == x1
-        && q[1][1] == y0 && q[3][0] == x0 && q[3][1] == y1 && x0 >= 0 && y0 >= 0 && x1 <= gw
-        && y1 <= gh && x1 > x0 && y1 > y0) {
-        image_resize_gray(g + (size_t)y0 * gs + x0, x1 - x0, y1 - y0, gs, w->super, dw, dh);
-        for (int y = 0; y < dh; y++)
-            memcpy(dst + (size_t)y * iw, w->super + (size_t)y * dw, sizeof *dst * (size_t)dw);
-        return;
-    }
-    float qw = fmaxf(dist(q[0], q[1]), dist(q[3], q[2]));
-    float qh = fmaxf(dist(q[0], q[3]), dist(q[1], q[2]));
-    int s = (int)fminf(fmaxf(qw / dw, qh / dh), MAX_SUPER);
-    if (s < 1)
-        s = 1;
-    image_warp_quad(g, gw, gh, gs, q, w->super, dw * s, dh * s);
-    float inv = 1.0f / (float)(s * s);
-    for (int y = 0; y < dh; y++)
-        for (int x = 0; x < dw; x++) {
-            float acc = 0;
-            for (int j = 0; j < s; j++) {
-                const float *row = w->super + (size_t)(y * s + j) * dw * s + x * s;
-                for (int i = 0; i < s; i++)
-                    acc += row[i];
-            }
-            dst[y * iw + x] = acc * inv;
-        }
-}
-
 /* Fills the network input from the plate, as rec_data.prepare() does;
  * returns whether it was taken as two lines laid side by side. */
 static int prepare(recog_work *w, const nn_net *net, const uint8_t *g, int gw,
@@ -153,21 +114,12 @@ static int prepare(recog_work *w, const nn_net *net, const uint8_t *g, int gw,
         float mr[2] = {(q[1][0] + q[2][0]) / 2, (q[1][1] + q[2][1]) / 2};
         float top[4][2] = {{q[0][0], q[0][1]}, {q[1][0], q[1][1]}, {mr[0], mr[1]}, {ml[0], ml[1]}};
         float bot[4][2] = {{ml[0], ml[1]}, {mr[0], mr[1]}, {q[2][0], q[2][1]}, {q[3][0], q[3][1]}};
-        rectify(w, g, gw, gh, gs, top, w->input, iw, iw / 2, ih);
-        rectify(w, g, gw, gh, gs, bot, w->input + iw / 2, iw, iw / 2, ih);
+        image_warp_quad_area(g, gw, gh, gs, top, w->super, SUPER_LEN, w->input, iw, iw / 2, ih);
+        image_warp_quad_area(g, gw, gh, gs, bot, w->super, SUPER_LEN, w->input + iw / 2, iw, iw / 2, ih);
     } else {
-        rectify(w, g, gw, gh, gs, q, w->input, iw, iw, ih);
+        image_warp_quad_area(g, gw, gh, gs, q, w->super, SUPER_LEN, w->input, iw, iw, ih);
     }
-    int n = ih * iw;
-    double sum = 0, sq = 0;
-    for (int i = 0; i < n; i++)
-        sum += w->input[i];
-    double mean = sum / n;
-    for (int i = 0; i < n; i++)
-        sq += (w->input[i] - mean) * (w->input[i] - mean);
-    float inv = (float)(1.0 / (sqrt(sq / n) + 0.02));
-    for (int i = 0; i < n; i++)
-        w->input[i] = (float)(w->input[i] - mean) * inv;
+    image_standardise(w->input, ih * iw);
     return two_line;
 }
 

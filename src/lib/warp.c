@@ -8,6 +8,7 @@
 #include "image.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Bilinear sample at continuous (u, v), edge pixels repeated outside. */
 static inline float sample(const uint8_t *src, int sw, int sh, int stride,
@@ -33,15 +34,15 @@ static inline float sample(const uint8_t *src, int sw, int sh, int stride,
     return top + ay * (bot - top);
 }
 
-void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
-                     const float q[4][2], float *dst, int dst_w, int dst_h)
+/*
+ * The projective map of the unit square (s, t) onto quad q, after
+ * Heckbert's "Fundamentals of Texture Mapping" (1989):
+ *   u = (a s + b t + c) / (g s + h t + 1), v likewise with d e f;
+ * m = {a, b, c, d, e, f, g, h}. g = h = 0 for parallelograms, which is the
+ * common, affine case.
+ */
+static void square_to_quad(const float q[4][2], double m[8])
 {
-    /*
-     * The projective map of the unit square (s, t) onto the quad, after
-     * Heckbert's "Fundamentals of Texture Mapping" (1989):
-     *   u = (a s + b t + c) / (g s + h t + 1), v likewise with d e f.
-     * g = h = 0 for parallelograms, which is the common, affine case.
-     */
     double x0 = q[0][0], y0 = q[0][1], x1 = q[1][0], y1 = q[1][1];
     double x2 = q[2][0], y2 = q[2][1], x3 = q[3][0], y3 = q[3][1];
     double dx1 = x1 - x2, dx2 = x3 - x2, dx3 = x0 - x1 + x2 - x3;
@@ -51,8 +52,26 @@ void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
         g = (dx3 * dy2 - dx2 * dy3) / den;
         h = (dx1 * dy3 - dx3 * dy1) / den;
     }
-    double a = x1 - x0 + g * x1, b = x3 - x0 + h * x3, c = x0;
-    double d = y1 - y0 + g * y1, e = y3 - y0 + h * y3, f = y0;
+    m[0] = x1 - x0 + g * x1, m[1] = x3 - x0 + h * x3, m[2] = x0;
+    m[3] = y1 - y0 + g * y1, m[4] = y3 - y0 + h * y3, m[5] = y0;
+    m[6] = g, m[7] = h;
+}
+
+void image_quad_point(const float q[4][2], float s, float t, float out[2])
+{
+    double m[8];
+    square_to_quad(q, m);
+    double z = m[6] * s + m[7] * t + 1.0;
+    out[0] = (float)((m[0] * s + m[1] * t + m[2]) / z);
+    out[1] = (float)((m[3] * s + m[4] * t + m[5]) / z);
+}
+
+void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
+                     const float q[4][2], float *dst, int dst_w, int dst_h)
+{
+    double m[8];
+    square_to_quad(q, m);
+    double a = m[0], b = m[1], c = m[2], d = m[3], e = m[4], f = m[5], g = m[6], h = m[7];
     /* Per destination pixel: s = (i + 0.5) / dst_w, so each term is linear
      * in i: a start per row plus i steps (multiplied, not accumulated, so
      * rounding does not build up along wide rows). */
@@ -248,4 +267,58 @@ void image_resize_gray(const uint8_t *src, int sw, int sh, int sstride,
                 out[i] *= tx[i].norm * ty.norm / 255.0f;
         }
     }
+}
+
+static float dist(const float a[2], const float b[2])
+{
+    return hypotf(a[0] - b[0], a[1] - b[1]);
+}
+
+void image_warp_quad_area(const uint8_t *src, int sw, int sh, int sstride,
+                          const float q[4][2], float *scratch, size_t scratch_len,
+                          float *dst, int dst_stride, int dw, int dh)
+{
+    /* An upright rectangle on whole pixels (a whole-plate crop, say) is a
+     * plain resize: exact area averaging, as in training, and faster. */
+    int x0 = (int)q[0][0], y0 = (int)q[0][1], x1 = (int)q[2][0], y1 = (int)q[2][1];
+    if (q[0][0] == x0 && q[0][1] == y0 && q[2][0] == x1 && q[2][1] == y1 && q[1][0] == x1
+        && q[1][1] == y0 && q[3][0] == x0 && q[3][1] == y1 && x0 >= 0 && y0 >= 0 && x1 <= sw
+        && y1 <= sh && x1 > x0 && y1 > y0) {
+        image_resize_gray(src + (size_t)y0 * sstride + x0, x1 - x0, y1 - y0, sstride, scratch, dw, dh);
+        for (int y = 0; y < dh; y++)
+            memcpy(dst + (size_t)y * dst_stride, scratch + (size_t)y * dw, sizeof *dst * (size_t)dw);
+        return;
+    }
+    float qw = fmaxf(dist(q[0], q[1]), dist(q[3], q[2]));
+    float qh = fmaxf(dist(q[0], q[3]), dist(q[1], q[2]));
+    int s = (int)fminf(fmaxf(qw / (float)dw, qh / (float)dh), IMAGE_MAX_SUPER);
+    if (!(s >= 1))
+        s = 1;
+    while (s > 1 && (size_t)dw * (size_t)dh * (size_t)(s * s) > scratch_len)
+        s--;
+    image_warp_quad(src, sw, sh, sstride, q, scratch, dw * s, dh * s);
+    float inv = 1.0f / (float)(s * s);
+    for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++) {
+            float acc = 0;
+            for (int j = 0; j < s; j++) {
+                const float *row = scratch + (size_t)(y * s + j) * (size_t)(dw * s) + (size_t)(x * s);
+                for (int i = 0; i < s; i++)
+                    acc += row[i];
+            }
+            dst[(size_t)y * dst_stride + x] = acc * inv;
+        }
+}
+
+void image_standardise(float *x, int n)
+{
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++)
+        sum += x[i];
+    double mean = sum / n;
+    for (int i = 0; i < n; i++)
+        sq += (x[i] - mean) * (x[i] - mean);
+    float inv = (float)(1.0 / (sqrt(sq / n) + 0.02));
+    for (int i = 0; i < n; i++)
+        x[i] = (float)(x[i] - mean) * inv;
 }
