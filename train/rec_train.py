@@ -115,6 +115,24 @@ def evaluate(model, sets):
     return res
 
 
+def load_weights(model, path, seed):
+    """Sets model's weights from a checkpoint or an .nnw file; an .nnw's
+    BatchNorm statistics are calibrated on a batch of Stream(seed)."""
+    if path.endswith(".nnw"):
+        x, _ = next(iter(Stream(seed, 256)))
+        err = nnrun.init_from(model, path, x)
+        print(f"weights from {path} (max |torch - file| {err:.2e})", flush=True)
+    else:
+        model.load_state_dict(torch.load(path)["model"])
+        print(f"weights from {path}", flush=True)
+
+
+def export(model, path, step):
+    model.eval()
+    model.export(path, {"name": "anpr-recogniser", "alphabet": D.ALPHABET,
+                        "two_line_aspect": D.TWO_LINE_ASPECT, "steps": step})
+
+
 def tensors(samples):
     return (torch.from_numpy(np.stack([D.prepare(s[0]) for s in samples])[:, None]), [s[1] for s in samples])
 
@@ -139,13 +157,8 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     ckpt = os.path.join(OUT, "rec.pt")
     spent, step = 0.0, 0
-    if a.init and a.init.endswith(".nnw"):
-        x, _ = next(iter(Stream(a.seed - 1, 256)))
-        err = nnrun.init_from(model, a.init, x)
-        print(f"weights from {a.init} (max |torch - file| {err:.2e})", flush=True)
-    elif a.init:
-        model.load_state_dict(torch.load(a.init)["model"])
-        print(f"weights from {a.init}", flush=True)
+    if a.init:
+        load_weights(model, a.init, a.seed - 1)
     elif os.path.exists(ckpt):
         st = torch.load(ckpt)
         model.load_state_dict(st["model"]); opt.load_state_dict(st["opt"])
@@ -186,9 +199,7 @@ def main():
             r = evaluate(model, sets)
             print("eval", step, " ".join(f"{k} {v:.3f}" for k, v in r.items()), flush=True)
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "spent": spent, "step": step}, ckpt)
-            model.eval()
-            model.export(a.out, {"name": "anpr-recogniser", "alphabet": D.ALPHABET,
-                                 "two_line_aspect": D.TWO_LINE_ASPECT, "steps": step})
+            export(model, a.out, step)
             model.train()
         if done:
             break
