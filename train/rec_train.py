@@ -10,13 +10,14 @@ synthetic (train/synth.py) and one third real labelled crops; the
 held-out crops, the synthetic GB test set and photos-dev are measured at
 every checkpoint and never trained on. Resumes from train/out/rec.pt.
 """
-import argparse, os, random, sys, time
+import argparse, os, random, sys
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loop
 import nnfile
 import nnrun
 import rec_data as D
@@ -159,11 +160,8 @@ def main():
     spent, step = 0.0, 0
     if a.init:
         load_weights(model, a.init, a.seed - 1)
-    elif os.path.exists(ckpt):
-        st = torch.load(ckpt)
-        model.load_state_dict(st["model"]); opt.load_state_dict(st["opt"])
-        spent, step = st["spent"], st["step"]
-        print(f"resumed at step {step}, {spent / 60:.1f} min", flush=True)
+    else:
+        spent, step = loop.resume(model, opt, ckpt)
     print("parameters", sum(p.numel() for p in model.parameters()), flush=True)
     test = D.load_real("test")
     sets = {"br-test": tensors([s for s in test if s[2] == "br"]),
@@ -174,36 +172,22 @@ def main():
     loader = torch.utils.data.DataLoader(Stream(a.seed + step, a.batch), batch_size=None, num_workers=1,
                                          prefetch_factor=4)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-    budget = a.minutes * 60
-    t0, last_eval = time.time() - spent, time.time()
-    for x, texts in loader:
-        spent = time.time() - t0
-        frac = min(1.0, spent / budget)
-        lr = a.lr * (min(1.0, step / 300) * 0.5 * (1 + np.cos(np.pi * frac)) + 0.01)
-        for g in opt.param_groups:
-            g["lr"] = lr
+
+    def loss_of(b):
+        x, texts = b
         logp = F.log_softmax(model(x), 1).permute(2, 0, 1)   # (T,N,C)
         tgt = torch.tensor([k for t in texts for k in D.encode(t)])
-        loss = ctc(logp, tgt, torch.full((len(texts),), logp.shape[0], dtype=torch.long),
+        return ctc(logp, tgt, torch.full((len(texts),), logp.shape[0], dtype=torch.long),
                    torch.tensor([len(t) for t in texts]))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 50 == 0:
-            print(f"step {step} {spent / 60:.1f} min loss {loss.item():.3f} lr {lr:.2e} "
-                  f"{step * a.batch / max(spent, 1):.0f} samples/s", flush=True)
-        done = spent >= budget
-        if done or time.time() - last_eval > a.eval_every * 60:
-            last_eval = time.time()
-            r = evaluate(model, sets)
-            print("eval", step, " ".join(f"{k} {v:.3f}" for k, v in r.items()), flush=True)
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "spent": spent, "step": step}, ckpt)
-            export(model, a.out, step)
-            model.train()
-        if done:
-            break
 
+    def on_checkpoint(step):
+        r = evaluate(model, sets)
+        print("eval", step, " ".join(f"{k} {v:.3f}" for k, v in r.items()), flush=True)
+        export(model, a.out, step)
+
+    loop.run(model, opt, loader, loss_of, ckpt=ckpt, lr=a.lr,
+             budget=a.minutes * 60, spent=spent, step=step, batch=a.batch,
+             eval_every=a.eval_every * 60, log_every=50, on_checkpoint=on_checkpoint)
 
 if __name__ == "__main__":
     main()

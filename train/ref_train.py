@@ -14,7 +14,6 @@ import argparse
 import os
 import random
 import sys
-import time
 
 import numpy as np
 import torch
@@ -22,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loop
 import nnfile
 import ref_data as D
 
@@ -120,49 +120,24 @@ def main():
     model = Refiner()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     ckpt = os.path.join(OUT, "ref.pt")
-    spent, step = 0.0, 0
-    if os.path.exists(ckpt):
-        st = torch.load(ckpt)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        spent, step = st["spent"], st["step"]
-        print(f"resumed at step {step}, {spent / 60:.1f} min", flush=True)
+    spent, step = loop.resume(model, opt, ckpt)
     print("parameters", sum(p.numel() for p in model.parameters()), flush=True)
     val = D.fixed_set()
     loader = torch.utils.data.DataLoader(Stream(a.seed * 1000 + step, a.batch), batch_size=None,
                                          num_workers=a.workers, prefetch_factor=4)
-    budget = a.minutes * 60
-    t0, last_eval = time.time() - spent, time.time()
-    for x, y in loader:
-        spent = time.time() - t0
-        frac = min(1.0, spent / budget)
-        lr = a.lr * (min(1.0, step / 300) * 0.5 * (1 + np.cos(np.pi * frac)) + 0.01)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        # Errors in window fractions; x and y weighted as the plate's own
-        # width and height, so that a pixel across counts as one down.
-        w = torch.tensor([D.EXPAND_X, D.EXPAND_Y] * 4)
-        loss = F.smooth_l1_loss(model(x) * w, y * w, beta=0.02)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 100 == 0:
-            print(f"step {step} {spent / 60:.1f} min loss {loss.item():.4f} lr {lr:.2e} "
-                  f"{step * a.batch / max(spent, 1):.0f} samples/s", flush=True)
-        done = spent >= budget
-        if done or time.time() - last_eval > a.eval_every * 60:
-            last_eval = time.time()
-            r = evaluate(model, val)
-            print("eval", step, " ".join(f"{k}: err x {v[0]:.3f} y {v[1]:.3f} iou {v[2]:.3f}"
-                                         for k, v in r.items()), flush=True)
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "spent": spent, "step": step}, ckpt)
-            model.eval()
-            model.export(a.out, {"name": "anpr-refiner", "expand_x": D.EXPAND_X, "expand_y": D.EXPAND_Y})
-            model.train()
-        if done:
-            break
+    # Errors in window fractions; x and y weighted as the plate's own width
+    # and height, so that a pixel across counts as one down.
+    w = torch.tensor([D.EXPAND_X, D.EXPAND_Y] * 4)
 
+    def on_checkpoint(step):
+        r = evaluate(model, val)
+        print("eval", step, " ".join(f"{k}: err x {v[0]:.3f} y {v[1]:.3f} iou {v[2]:.3f}"
+                                     for k, v in r.items()), flush=True)
+        model.export(a.out, {"name": "anpr-refiner", "expand_x": D.EXPAND_X, "expand_y": D.EXPAND_Y})
+
+    loop.run(model, opt, loader, lambda b: F.smooth_l1_loss(model(b[0]) * w, b[1] * w, beta=0.02),
+             ckpt=ckpt, lr=a.lr, budget=a.minutes * 60, spent=spent, step=step, batch=a.batch,
+             eval_every=a.eval_every * 60, log_every=100, on_checkpoint=on_checkpoint)
 
 if __name__ == "__main__":
     main()
