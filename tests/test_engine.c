@@ -92,6 +92,15 @@ int main(void)
     CHECK(anpr_engine_new(&o, &bad, err, sizeof err) != ANPR_OK && !bad && err[0], "missing model accepted");
     o.recogniser_path = "samples/plate-gb-front.png";
     CHECK(anpr_engine_new(&o, &bad, err, sizeof err) == ANPR_ERR_MODEL && !bad, "a PNG taken for a model");
+    /* Each model file is checked for the job it is given. */
+    anpr_options_default(&o);
+    o.refiner_path = "models/detector.nnw";
+    CHECK(anpr_engine_new(&o, &bad, err, sizeof err) == ANPR_ERR_MODEL && !bad && strstr(err, "refiner"),
+          "a detector taken for the refiner: %s", err);
+    o.refiner_path = "models/refiner.nnw";
+    CHECK(anpr_engine_new(&o, &bad, err, sizeof err) == ANPR_OK && bad, "the refiner's own file: %s", err);
+    anpr_engine_free(bad);
+    anpr_options_default(&o);
 
     anpr_engine *e = engine(1, ANPR_COUNTRY_AUTO);
     if (!e)
