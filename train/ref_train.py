@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import det_eval
 import loop
 import nnfile
 import ref_data as D
@@ -78,11 +79,7 @@ class Stream(torch.utils.data.IterableDataset):
 
 def bbox_iou(a, b):
     """IoU of the upright bounding boxes of two quads, as the benches count."""
-    lo = np.maximum(a.min(0), b.min(0))
-    hi = np.minimum(a.max(0), b.max(0))
-    inter = np.prod(np.clip(hi - lo, 0, None))
-    area = lambda q: np.prod(q.max(0) - q.min(0))
-    return inter / (area(a) + area(b) - inter)
+    return det_eval.iou((*a.min(0), *a.max(0)), (*b.min(0), *b.max(0)))
 
 
 def evaluate(model, val):

@@ -24,8 +24,9 @@
 
 typedef struct refine_work refine_work;
 
-/* Checks that net is a refiner this code can drive (kind, meta, input and
- * output shape). Returns 0, or -1 with a reason in err. */
+/* Checks that net is a refiner this code can drive (kind, meta, input
+ * shape; the output's shape, which only a run shows, refine_quad checks).
+ * Returns 0, or -1 with a reason in err. */
 int refine_check(const nn_net *net, char *err, size_t errlen);
 
 /* Scratch space for one thread; NULL when out of memory. */
@@ -36,8 +37,8 @@ void refine_work_free(refine_work *w);
  * Moves the corners of quad q (TL, TR, BR, BL, image pixels) of a grey
  * image to where the refiner sees the plate's edges. Returns 0, or -1 with
  * a reason in err (out of memory); q is unchanged then, and also when the
- * network's answer is not a sane quad (non-finite, crossed, or a corner
- * moved by more than the window's size).
+ * network's answer is not eight numbers or not a sane quad (non-finite,
+ * crossed, or a corner moved by more than the window's size).
  */
 int refine_quad(const nn_net *net, refine_work *w, const uint8_t *gray, int width,
                 int height, int stride, float q[4][2], char *err, size_t errlen);
