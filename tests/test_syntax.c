@@ -228,17 +228,33 @@ static void test_distribution_settles_lookalikes(void)
     CHECK(strcmp(out[1].text, "AB12C0E") == 0);
     CHECK(out[0].confidence > out[1].confidence);
 
-    /* With O at 0.02 the network is sure enough of the 0 to keep it (UK
+    /* With S at 0.02 the network is sure enough of the 5 to keep it (UK
      * formats carry a prior of 3 nats over the permissive ones). */
-    r = reading("AB12C0E", 0.99f);
-    give(&r, 5, 'O', 0.02f);
+    r = reading("AB12C5E", 0.99f);
+    give(&r, 5, 'S', 0.02f);
     m = rank(&r, 1, ANPR_COUNTRY_AUTO, out, ANPR_MAX_CANDIDATES);
-    CHECK(m >= 2 && strcmp(out[0].text, "AB12C0E") == 0);
-    CHECK(find(out, m, "AB12COE") > 0);
+    CHECK(m >= 2 && strcmp(out[0].text, "AB12C5E") == 0);
+    CHECK(find(out, m, "AB12CSE") > 0);
     /* Unless told the plate is British. */
     m = rank(&r, 1, ANPR_COUNTRY_GB, out, ANPR_MAX_CANDIDATES);
-    CHECK(m >= 2 && strcmp(out[0].text, "AB12COE") == 0);
+    CHECK(m >= 2 && strcmp(out[0].text, "AB12CSE") == 0);
     CHECK(strcmp(out[m - 1].format, "other") == 0);
+
+    /* Not so for 0 and O, which the UK typeface barely tells apart: one 0
+     * where gb-current needs a letter becomes an O however sure the
+     * network is of it... */
+    r = reading("AB12C0E", 0.99f);
+    give(&r, 5, 'O', 0.001f);
+    m = rank(&r, 1, ANPR_COUNTRY_AUTO, out, ANPR_MAX_CANDIDATES);
+    CHECK(m >= 2 && strcmp(out[0].text, "AB12COE") == 0);
+    CHECK(fabsf(out[0].char_confidence[5] - (float)SYNTAX_ZERO_O_P) < 1e-6f);
+    /* ...but two need the network's own odds. */
+    r = reading("AB12C00", 0.99f);
+    give(&r, 5, 'O', 0.001f);
+    give(&r, 6, 'O', 0.001f);
+    m = rank(&r, 1, ANPR_COUNTRY_AUTO, out, ANPR_MAX_CANDIDATES);
+    CHECK(m >= 2 && strcmp(out[0].text, "AB12C00") == 0);
+    CHECK(find(out, m, "AB12COO") > 0);
 
     /* The likeliest allowed letter is the network's, not a fixed table's:
      * here D at 0.25 beats O at 0.05. */
@@ -338,16 +354,17 @@ static void test_one_hot_fallback(void)
 {
     syntax_result out[ANPR_MAX_CANDIDATES];
     /* A one-hot distribution: only the table of lookalikes can help. */
-    plate_reading r = reading("AB12C0E", 1.0f);
+    plate_reading r = reading("AB12C5E", 1.0f);
     int m = rank(&r, 1, ANPR_COUNTRY_GB, out, ANPR_MAX_CANDIDATES);
-    CHECK(m >= 2 && strcmp(out[0].text, "AB12COE") == 0);
+    CHECK(m >= 2 && strcmp(out[0].text, "AB12CSE") == 0);
     CHECK(strcmp(out[0].format, "gb-current") == 0);
     CHECK(fabsf(out[0].char_confidence[5] - (float)SYNTAX_LOOKALIKE_P) < 1e-6f);
-    CHECK(strcmp(out[m - 1].text, "AB12C0E") == 0 && strcmp(out[m - 1].format, "other") == 0);
+    CHECK(strcmp(out[m - 1].text, "AB12C5E") == 0 && strcmp(out[m - 1].format, "other") == 0);
     /* Left to itself, a certain reading is not bent. */
     m = rank(&r, 1, ANPR_COUNTRY_AUTO, out, ANPR_MAX_CANDIDATES);
-    CHECK(m >= 2 && strcmp(out[0].text, "AB12C0E") == 0);
-    CHECK(find(out, m, "AB12COE") > 0);
+    CHECK(m >= 2 && strcmp(out[0].text, "AB12C5E") == 0);
+    CHECK(find(out, m, "AB12CSE") > 0);
+    r = reading("AB12C0E", 1.0f);
 
     /* No distribution at all reads as one-hot. */
     memset(r.prob, 0, sizeof r.prob);

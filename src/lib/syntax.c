@@ -325,9 +325,18 @@ static void add_candidate(rank_ctx *x, const char *text, const float *cc,
 }
 
 /*
+ * The least probability a lookalike b of the symbol read, a, counts as
+ * having: SYNTAX_ZERO_O_P between 0 and O, else SYNTAX_LOOKALIKE_P.
+ */
+static double lookalike_floor(char a, char b)
+{
+    return (a == '0' && b == 'O') || (a == 'O' && b == '0') ? SYNTAX_ZERO_O_P : SYNTAX_LOOKALIKE_P;
+}
+
+/*
  * The symbol to write at position i where the format allows only `allowed`,
  * and its probability: the most probable allowed symbol, a lookalike of the
- * one read counting as at least SYNTAX_LOOKALIKE_P and winning ties (so a
+ * one read counting as at least lookalike_floor() and winning ties (so a
  * flat distribution still turns 0 into O). -1 when none is plausible.
  */
 static int rewrite_symbol(const rank_ctx *x, int i, uint64_t allowed, double *p)
@@ -340,7 +349,8 @@ static int rewrite_symbol(const rank_ctx *x, int i, uint64_t allowed, double *p)
         double v = prob_at(x, i, s);
         if (allowed >> s & 1 && (best < 0 || v > bp)) {
             best = s;
-            bp = v > SYNTAX_LOOKALIKE_P ? v : SYNTAX_LOOKALIKE_P;
+            double floor = lookalike_floor(ALPHABET[x->sym[i]], *l);
+            bp = v > floor ? v : floor;
         }
     }
     for (int s = 0; s < SYNTAX_NSYM; s++) {
