@@ -26,6 +26,13 @@ def resume(model, opt, path):
     return st["spent"], st["step"]
 
 
+def init_from(model, path):
+    """Sets model's weights from a checkpoint written by run(), to train on
+    from them with a fresh optimiser and schedule."""
+    model.load_state_dict(torch.load(path)["model"])
+    print(f"weights from {path}", flush=True)
+
+
 def run(model, opt, batches, loss_of, *, ckpt, lr, budget, spent, step, batch,
         eval_every, log_every, on_checkpoint, warmup=300, floor=0.01):
     """Trains model on batches until budget seconds are spent (spent of them

@@ -124,8 +124,7 @@ def load_weights(model, path, seed):
         err = nnrun.init_from(model, path, x)
         print(f"weights from {path} (max |torch - file| {err:.2e})", flush=True)
     else:
-        model.load_state_dict(torch.load(path)["model"])
-        print(f"weights from {path}", flush=True)
+        loop.init_from(model, path)
 
 
 def export(model, path, step):

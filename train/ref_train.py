@@ -100,6 +100,12 @@ def evaluate(model, val):
     return {k: np.mean(v, 0) for k, v in res.items()}
 
 
+def report(when, model, val):
+    r = evaluate(model, val)
+    print("eval", when, " ".join(f"{k}: err x {v[0]:.3f} y {v[1]:.3f} iou {v[2]:.3f}" for k, v in r.items()),
+          flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60)
@@ -109,6 +115,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--eval-every", type=float, default=5, help="minutes")
+    ap.add_argument("--init", help="start from this checkpoint's weights with a fresh optimiser and "
+                    "schedule (a fine-tune) instead of resuming train/out/ref.pt")
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "refiner.nnw"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -117,9 +125,15 @@ def main():
     model = Refiner()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     ckpt = os.path.join(OUT, "ref.pt")
-    spent, step = loop.resume(model, opt, ckpt)
+    spent, step = 0.0, 0
+    if a.init:
+        loop.init_from(model, a.init)
+    else:
+        spent, step = loop.resume(model, opt, ckpt)
     print("parameters", sum(p.numel() for p in model.parameters()), flush=True)
     val = D.fixed_set()
+    if a.init:
+        report("start", model, val)
     loader = torch.utils.data.DataLoader(Stream(a.seed * 1000 + step, a.batch), batch_size=None,
                                          num_workers=a.workers, prefetch_factor=4)
     # Errors in window fractions; x and y weighted as the plate's own width
@@ -127,9 +141,7 @@ def main():
     w = torch.tensor([D.EXPAND_X, D.EXPAND_Y] * 4)
 
     def on_checkpoint(step):
-        r = evaluate(model, val)
-        print("eval", step, " ".join(f"{k}: err x {v[0]:.3f} y {v[1]:.3f} iou {v[2]:.3f}"
-                                     for k, v in r.items()), flush=True)
+        report(step, model, val)
         model.export(a.out, {"name": "anpr-refiner", "expand_x": D.EXPAND_X, "expand_y": D.EXPAND_Y})
 
     loop.run(model, opt, loader, lambda b: F.smooth_l1_loss(model(b[0]) * w, b[1] * w, beta=0.02),
