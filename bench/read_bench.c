@@ -9,11 +9,11 @@
  * are not timed); without a box the whole image is the plate. Without
  * --whole-plate the whole photo is read (decode included in the time) and a
  * plate counts as found when a reading's box overlaps the labelled box at
- * IoU >= 0.5, and every other plate it reports is an "other" read: with one
- * labelled plate per photo, a false plate or an unlabelled one (the lists
- * label one plate a photo; some photos show more). Prints exact-match top-1
- * and top-N per set and overall, the other reads (all, and those at
- * confidence >= OTHER_SURE), the misses by cause, the median and 90th percentile milliseconds, and the
+ * IoU >= 0.5, and every other plate it reports is an "other" read: a false
+ * plate, or an unlabelled one (the lists label one plate a photo; some
+ * photos show more). Prints exact-match top-1 and top-N per set and
+ * overall, the other reads (all, and those at confidence >= OTHER_SURE),
+ * the misses by cause, the median and 90th percentile milliseconds, and the
  * peak memory. With --threads N it then reads every listed file again with
  * N threads sharing one engine and prints the throughput, as wall
  * milliseconds per file.

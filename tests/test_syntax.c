@@ -364,9 +364,9 @@ static void test_one_hot_fallback(void)
     m = rank(&r, 1, ANPR_COUNTRY_AUTO, out, ANPR_MAX_CANDIDATES);
     CHECK(m >= 2 && strcmp(out[0].text, "AB12C5E") == 0);
     CHECK(find(out, m, "AB12CSE") > 0);
-    r = reading("AB12C0E", 1.0f);
 
     /* No distribution at all reads as one-hot. */
+    r = reading("AB12C0E", 1.0f);
     memset(r.prob, 0, sizeof r.prob);
     m = rank(&r, 1, ANPR_COUNTRY_GB, out, ANPR_MAX_CANDIDATES);
     CHECK(m >= 2 && strcmp(out[0].text, "AB12COE") == 0);
