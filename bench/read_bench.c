@@ -1,7 +1,7 @@
 /*
  * read_bench.c: accuracy and speed of reading, over labelled image lists.
  *
- *   read_bench [--whole-plate] [--float] [--repeat N] [--threads N]
+ *   read_bench [-v] [--whole-plate] [--float] [--repeat N] [--threads N]
  *              [--model FILE] [--detector FILE] [--refiner FILE] LIST.csv...
  *
  * Each list line is `path,text,set[,x,y,w,h]`. With --whole-plate and a box,
@@ -16,7 +16,8 @@
  * the misses by cause, the median and 90th percentile milliseconds, and the
  * peak memory. With --threads N it then reads every listed file again with
  * N threads sharing one engine and prints the throughput, as wall
- * milliseconds per file.
+ * milliseconds per file. -v also prints each miss, and each other read
+ * at OTHER_SURE or more.
  */
 #include <math.h>
 #include <pthread.h>
@@ -130,7 +131,7 @@ int main(int argc, char **argv)
         return 1;
     }
     set_stats sets[MAX_SETS];
-    int nsets = 0, cap = 1024, nt = 0, npaths = 0;
+    int nsets = 0, cap = 1024, nt = 0, npaths = 0, nlines = 0;
     double *times = malloc((size_t)cap * sizeof *times);
     char **paths = malloc((size_t)cap * sizeof *paths);
     static anpr_result r;
@@ -147,9 +148,19 @@ int main(int argc, char **argv)
             int k = sscanf(line, "%2047[^,],%63[^,],%31[^,\n],%f,%f,%f,%f", path, text, set, &bx, &by, &bw, &bh);
             if (k < 3)
                 continue;
+            /* Each line adds at most one time and one path. */
+            if (nlines++ == cap) {
+                cap *= 2;
+                times = realloc(times, (size_t)cap * sizeof *times);
+                paths = realloc(paths, (size_t)cap * sizeof *paths);
+                if (!times || !paths) {
+                    fprintf(stderr, "read_bench: out of memory\n");
+                    return 1;
+                }
+            }
             set_stats *s = stats_for(sets, &nsets, set);
             s->n++;
-            if (npaths < cap && !opt.whole_plate)
+            if (!opt.whole_plate)
                 paths[npaths++] = strdup(path);
             anpr_code rc = ANPR_ERR_ARG;
             double ms = 0;
@@ -186,8 +197,6 @@ int main(int argc, char **argv)
                     printf("ERROR %s: %s\n", path, r.error);
                 continue;
             }
-            if (nt == cap)
-                times = realloc(times, (size_t)(cap *= 2) * sizeof *times);
             times[nt++] = ms;
             /* The plate that counts: the labelled one, found by its box in
              * whole photos, else the best reading. */
@@ -199,6 +208,9 @@ int main(int argc, char **argv)
                 } else {
                     s->other++;
                     s->other_sure += r.plates[i].confidence >= OTHER_SURE;
+                    if (verbose && r.plates[i].confidence >= OTHER_SURE)
+                        printf("OTHER %s %s (%.2f)\n", path, r.plates[i].text,
+                               r.plates[i].confidence);
                 }
             }
             if (p)
