@@ -128,6 +128,12 @@ int main(void)
         for (int i = 0; i < r.n_plates; i++)
             seen += !strcmp(r.plates[i].text, "BD51SMR") + !strcmp(r.plates[i].text, "KX70PWN");
         CHECK(seen == 2, "found %d of the 2 plates in street-two-cars.jpg", seen);
+        /* A close-up: the first look reads only the top line of this
+         * two-line plate; the look at the whole frame reads all of it. */
+        CHECK(anpr_read_file(e, "samples/plate-gb-motorcycle.png", &r) == ANPR_OK, "%s", r.error);
+        CHECK(r.n_plates == 1 && !strcmp(r.plates[0].text, "MA68XYZ"),
+              "a close-up read as %d plates, the first %s", r.n_plates,
+              r.n_plates ? r.plates[0].text : "-");
         bad_input(e);
         anpr_engine_free(e);
     }

@@ -113,7 +113,7 @@ static int reserve(float **buf, size_t *cap, size_t n)
     return 0;
 }
 
-static void bounds(const float q[4][2], float b[4])
+void detect_bounds(const float q[4][2], float b[4])
 {
     b[0] = b[2] = q[0][0];
     b[1] = b[3] = q[0][1];
@@ -208,7 +208,7 @@ static void corners(const nn_tensor *out, const detect_head *head, int x, int y,
  */
 static int keep(detect_work *w, int n, const detect_box *b, float nms_iou)
 {
-    bounds(b->q, w->kept[n]);
+    detect_bounds(b->q, w->kept[n]);
     for (int j = 0; j < n; j++)
         if (box_iou(w->kept[n], w->kept[j]) > nms_iou)
             return 0;
@@ -304,7 +304,7 @@ static int refine(const nn_net *net, detect_work *w, const detect_head *hd, cons
 {
     *second = 0;
     float bb[4];
-    bounds(b->q, bb);
+    detect_bounds(b->q, bb);
     float cx = (bb[0] + bb[2]) / 2, cy = (bb[1] + bb[3]) / 2;
     float cw = DETECT_REFINE_ZOOM * fmaxf(bb[2] - bb[0], 2 * (bb[3] - bb[1]));
     float ch = cw * DETECT_REFINE_H / DETECT_REFINE_W;
@@ -333,7 +333,7 @@ static int refine(const nn_net *net, detect_work *w, const detect_head *hd, cons
                           DETECT_REFINE_THRESHOLD, DETECT_NMS_IOU, near, DETECT_REFINE_PEAKS);
     for (int i = 0; i < n; i++) {
         float nb[4];
-        bounds(near[i].q, nb);
+        detect_bounds(near[i].q, nb);
         float ncx = (nb[0] + nb[2]) / 2 + ox, ncy = (nb[1] + nb[3]) / 2 + oy;
         if (hypotf(ncx - cx, ncy - cy) < DETECT_REFINE_CENTRE * cw) {
             for (int c = 0; c < 4; c++) {
@@ -388,4 +388,23 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
             boxes[kept++] = boxes[i];
     }
     return kept;
+}
+
+int detect_whole(const nn_net *net, detect_work *w, const uint8_t *gray, int width,
+                 int height, int stride, detect_box *b, char *err, size_t errlen)
+{
+    detect_head hd;
+    if (!w || !gray || !b || width <= 0 || height <= 0 || stride < width) {
+        set_err(err, errlen, "detect: bad arguments");
+        return -1;
+    }
+    if (detect_head_read(net, &hd, err, errlen) != 0)
+        return -1;
+    detect_box f = {{{0, 0}, {(float)width, 0}, {(float)width, (float)height}, {0, (float)height}}, 0};
+    float bb[4];
+    if (refine(net, w, &hd, gray, width, height, stride, &f, &f.score, err, errlen) != 0)
+        return -1;
+    detect_bounds(f.q, bb);
+    *b = f;
+    return f.score >= DETECT_SURE && bb[2] - bb[0] >= DETECT_WHOLE_WIDTH * width;
 }

@@ -106,6 +106,25 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
                int height, int stride, detect_box *boxes, int max_boxes,
                char *err, size_t errlen);
 
+/* The bounding box x0, y0, x1, y1 of quad q (TL, TR, BR, BL). */
+void detect_bounds(const float q[4][2], float b[4]);
+
+/*
+ * Looks for a plate that fills most of the frame: an image that is a plate
+ * cut out with a little margin, or a close-up. Such a plate spans more of
+ * the whole-frame input than any the network was taught on, and the first
+ * look misses it or finds only its parts; here the whole frame is looked at
+ * as the second look looks at one plate. Writes to *b the plate found near
+ * the frame's centre at least DETECT_WHOLE_WIDTH of its width wide, scoring
+ * at least DETECT_SURE, and returns 1; returns 0 when there is none, -1
+ * with a reason in err. At that scale a building front or the back of a
+ * car can pass for a plate: the caller reads what it gets before trusting
+ * it.
+ */
+#define DETECT_WHOLE_WIDTH 0.4f
+int detect_whole(const nn_net *net, detect_work *w, const uint8_t *gray, int width,
+                 int height, int stride, detect_box *b, char *err, size_t errlen);
+
 /*
  * Decodes a detector output tensor (9 channels). Cells whose top-left
  * corner lies at or beyond valid_w x valid_h input pixels are padding and
