@@ -125,13 +125,18 @@ void detect_bounds(const float q[4][2], float b[4])
     }
 }
 
-static float box_iou(const float a[4], const float b[4])
+float detect_overlap(const float a[4], const float b[4])
 {
     float iw = fminf(a[2], b[2]) - fmaxf(a[0], b[0]);
     float ih = fminf(a[3], b[3]) - fmaxf(a[1], b[1]);
-    if (iw <= 0 || ih <= 0)
+    return iw > 0 && ih > 0 ? iw * ih : 0;
+}
+
+static float box_iou(const float a[4], const float b[4])
+{
+    float inter = detect_overlap(a, b);
+    if (inter <= 0)
         return 0;
-    float inter = iw * ih;
     float u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
     return u > 0 ? inter / u : 0;
 }
@@ -347,16 +352,27 @@ static int refine(const nn_net *net, detect_work *w, const detect_head *hd, cons
     return 0;
 }
 
+/* The checks every look at a frame starts with; reads the head into *hd. */
+static int begin(const nn_net *net, const detect_work *w, const uint8_t *gray, int width,
+                 int height, int stride, detect_head *hd, char *err, size_t errlen)
+{
+    if (!w || !gray || width <= 0 || height <= 0 || stride < width) {
+        set_err(err, errlen, "detect: bad arguments");
+        return -1;
+    }
+    return detect_head_read(net, hd, err, errlen);
+}
+
 int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width,
                int height, int stride, detect_box *boxes, int max_boxes,
                char *err, size_t errlen)
 {
     detect_head hd;
-    if (!w || !gray || !boxes || width <= 0 || height <= 0 || stride < width || max_boxes < 0) {
+    if (!boxes || max_boxes < 0) {
         set_err(err, errlen, "detect: bad arguments");
         return -1;
     }
-    if (detect_head_read(net, &hd, err, errlen) != 0)
+    if (begin(net, w, gray, width, height, stride, &hd, err, errlen) != 0)
         return -1;
     if (max_boxes == 0)
         return 0;
@@ -394,11 +410,11 @@ int detect_whole(const nn_net *net, detect_work *w, const uint8_t *gray, int wid
                  int height, int stride, detect_box *b, char *err, size_t errlen)
 {
     detect_head hd;
-    if (!w || !gray || !b || width <= 0 || height <= 0 || stride < width) {
+    if (!b) {
         set_err(err, errlen, "detect: bad arguments");
         return -1;
     }
-    if (detect_head_read(net, &hd, err, errlen) != 0)
+    if (begin(net, w, gray, width, height, stride, &hd, err, errlen) != 0)
         return -1;
     detect_box f = {{{0, 0}, {(float)width, 0}, {(float)width, (float)height}, {0, (float)height}}, 0};
     float bb[4];

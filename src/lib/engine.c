@@ -404,10 +404,8 @@ static float inside(const anpr_plate *a, const anpr_plate *b)
     float ab[4], bb[4];
     detect_bounds(a->box, ab);
     detect_bounds(b->box, bb);
-    float iw = fminf(ab[2], bb[2]) - fmaxf(ab[0], bb[0]);
-    float ih = fminf(ab[3], bb[3]) - fmaxf(ab[1], bb[1]);
     float area = (ab[2] - ab[0]) * (ab[3] - ab[1]);
-    return iw > 0 && ih > 0 && area > 0 ? iw * ih / area : 0;
+    return area > 0 ? detect_overlap(ab, bb) / area : 0;
 }
 
 /* Is plate a one of whole's parts, which whole replaces? See WHOLE_*. */
