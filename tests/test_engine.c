@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "anpr.h"
+#include "detect.h"
 #include "image.h"
 
 #include "check.h"
@@ -69,6 +70,39 @@ static void close_cut(anpr_engine *e)
     CHECK(rc == ANPR_OK && r.n_plates == 1 && !strcmp(r.plates[0].text, "MA68XYZ"),
           "a close cut read as %s (%s)", r.n_plates ? r.plates[0].text : "nothing", r.error);
     image_free(&im);
+}
+
+/*
+ * No two plates of one reading overlap: two detector quads that the
+ * refiner turns into one plate are reported once. Checked on the samples,
+ * and on two photos of ../shared/data/photos-dev, where that folder is
+ * present, that gave SL7C6S and CJ1P5G twice each before.
+ */
+static void no_repeats(anpr_engine *e)
+{
+    static const char *const paths[] = {
+        "samples/street-two-cars.jpg",
+        "samples/street-rear.jpg",
+        "../shared/data/photos-dev/us-22e54a62-57a8-4a0a-88c1-4b9758f67651.jpg",
+        "../shared/data/photos-dev/us-wts-lg-000096.jpg",
+    };
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+        anpr_result r;
+        anpr_code rc = anpr_read_file(e, paths[k], &r);
+        if (rc == ANPR_ERR_IO && strstr(paths[k], "shared/data")) {
+            printf("test_engine: %s not present, skipped\n", paths[k]);
+            continue;
+        }
+        CHECK(rc == ANPR_OK && r.n_plates >= 1, "%s: %s", paths[k], r.error);
+        for (int i = 0; i < r.n_plates; i++)
+            for (int j = 0; j < i; j++) {
+                float a[4], b[4];
+                detect_bounds(r.plates[i].box, a);
+                detect_bounds(r.plates[j].box, b);
+                CHECK(detect_iou(a, b) <= DETECT_NMS_IOU, "%s: %s and %s overlap", paths[k],
+                      r.plates[i].text, r.plates[j].text);
+            }
+    }
 }
 
 static void expect_error(anpr_engine *e, const void *data, size_t len, anpr_code want, const char *what)
@@ -164,6 +198,7 @@ int main(void)
         CHECK(r.n_plates == 1 && !strcmp(r.plates[0].text, "MA68XYZ"),
               "a close-up read as %d plates, the first %s", r.n_plates,
               r.n_plates ? r.plates[0].text : "-");
+        no_repeats(e);
         bad_input(e);
         anpr_engine_free(e);
     }

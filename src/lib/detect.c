@@ -132,7 +132,7 @@ float detect_overlap(const float a[4], const float b[4])
     return iw > 0 && ih > 0 ? iw * ih : 0;
 }
 
-static float box_iou(const float a[4], const float b[4])
+float detect_iou(const float a[4], const float b[4])
 {
     float inter = detect_overlap(a, b);
     if (inter <= 0)
@@ -215,7 +215,7 @@ static int keep(detect_work *w, int n, const detect_box *b, float nms_iou)
 {
     detect_bounds(b->q, w->kept[n]);
     for (int j = 0; j < n; j++)
-        if (box_iou(w->kept[n], w->kept[j]) > nms_iou)
+        if (detect_iou(w->kept[n], w->kept[j]) > nms_iou)
             return 0;
     return 1;
 }

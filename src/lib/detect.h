@@ -110,6 +110,8 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
 void detect_bounds(const float q[4][2], float b[4]);
 /* The area two such bounding boxes share (0 when apart). */
 float detect_overlap(const float a[4], const float b[4]);
+/* Intersection over union of two such boxes (0 when either is empty). */
+float detect_iou(const float a[4], const float b[4]);
 
 /*
  * Looks for a plate that fills most of the frame: an image that is a plate

@@ -507,6 +507,30 @@ static anpr_code read_whole(anpr_engine *e, workspace *ws, const uint8_t *px, in
     return ANPR_OK;
 }
 
+/*
+ * Drops each plate whose box overlaps a surer one's at IoU above
+ * DETECT_NMS_IOU: the detector suppresses overlaps among its own quads,
+ * but two of them can become one plate once the refiner has placed their
+ * corners (photos-dev: SL7C6S and CJ1P5G were each reported twice).
+ * res's plates are in order of confidence.
+ */
+static void drop_repeats(anpr_result *res)
+{
+    int n = 0;
+    for (int i = 0; i < res->n_plates; i++) {
+        float b[4], k[4];
+        detect_bounds(res->plates[i].box, b);
+        int seen = 0;
+        for (int j = 0; j < n && !seen; j++) {
+            detect_bounds(res->plates[j].box, k);
+            seen = detect_iou(b, k) > DETECT_NMS_IOU;
+        }
+        if (!seen)
+            res->plates[n++] = res->plates[i];
+    }
+    res->n_plates = n;
+}
+
 /* Finds and reads every plate of a grey plane; `scale` maps its pixels
  * back to those of the image the caller knows. */
 static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
@@ -541,6 +565,7 @@ static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
     if (rc != ANPR_OK)
         return fail(res, rc, err);
     qsort(res->plates, (size_t)res->n_plates, sizeof res->plates[0], by_confidence);
+    drop_repeats(res);
     return ANPR_OK;
 }
 
