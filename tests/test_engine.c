@@ -1,8 +1,10 @@
 /*
  * test_engine.c: the public API end to end with the built-in networks.
  *
- * Reads the bundled sample plates and expects their text; then feeds it
- * every kind of bad input and expects a clear error and no crash; then
+ * Reads the bundled sample plates, whole and cut close (decoded with the
+ * library's own image.h for the raw-plane call), and expects their text;
+ * checks that no plate of a photo is reported twice; feeds the engine
+ * every kind of bad input and expects a clear error and no crash; and
  * checks that one engine shared by threads gives each the same answer.
  */
 #include <pthread.h>
