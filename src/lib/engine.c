@@ -357,9 +357,9 @@ static anpr_code read_again(anpr_engine *e, workspace *ws, const uint8_t *px, in
     return rc;
 }
 
-/* Reads an unsure reading p of quad q again from q scaled about its
- * centre by each of CONFIRM_SCALES, and keeps the most_backed() of them
- * all, with its quad in q. */
+/* Reads an unsure reading p of quad q again from q's own map extended
+ * (or shrunk) about its centre by each of CONFIRM_SCALES, and keeps the
+ * most_backed() of them all, with its quad in q. */
 static anpr_code confirm(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
                          int stride, anpr_plate *p, float q[4][2], char *err, size_t errlen)
 {
@@ -369,13 +369,10 @@ static anpr_code confirm(anpr_engine *e, workspace *ws, const uint8_t *px, int w
     anpr_plate alt[N];
     float alt_q[N][4][2], span[2];
     const anpr_plate *all[N + 1] = { p };
-    float cx = (q[0][0] + q[1][0] + q[2][0] + q[3][0]) / 4;
-    float cy = (q[0][1] + q[1][1] + q[2][1] + q[3][1]) / 4;
     for (int i = 0; i < N; i++) {
-        for (int k = 0; k < 4; k++) {
-            alt_q[i][k][0] = cx + (q[k][0] - cx) * CONFIRM_SCALES[i][0];
-            alt_q[i][k][1] = cy + (q[k][1] - cy) * CONFIRM_SCALES[i][1];
-        }
+        float sx = CONFIRM_SCALES[i][0], sy = CONFIRM_SCALES[i][1];
+        image_quad_part((const float(*)[2])q, -(sx - 1) / 2, (sx + 1) / 2, -(sy - 1) / 2,
+                        (sy + 1) / 2, alt_q[i]);
         anpr_code rc = recog_read(e->rec, ws->rw, px, w, h, stride, (const float(*)[2])alt_q[i],
                                   e->opt.country, e->opt.max_candidates, &alt[i], span, err,
                                   errlen);
@@ -422,12 +419,7 @@ static anpr_code read_box(anpr_engine *e, workspace *ws, const uint8_t *px, int 
     float a = cut0 ? span[0] - (1 + RECROP_MARGIN) * pitch : fmaxf(0, span[0] - RECROP_MARGIN * pitch);
     float z = cut1 ? span[1] + (1 + RECROP_MARGIN) * pitch : fminf(1, span[1] + RECROP_MARGIN * pitch);
     float part[4][2];
-    for (int k = 0; k < 2; k++) {
-        part[0][k] = from[0][k] + a * (from[1][k] - from[0][k]);
-        part[1][k] = from[0][k] + z * (from[1][k] - from[0][k]);
-        part[2][k] = from[3][k] + z * (from[2][k] - from[3][k]);
-        part[3][k] = from[3][k] + a * (from[2][k] - from[3][k]);
-    }
+    image_quad_part((const float(*)[2])from, a, z, 0, 1, part);
     return read_again(e, ws, px, w, h, stride, part, p, q, span, err, errlen);
 }
 

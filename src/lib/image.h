@@ -67,6 +67,12 @@ void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
  * TL corner, (1, 1) its BR, and s, t may lie outside [0, 1]. */
 void image_quad_point(const float q[4][2], float s, float t, float out[2]);
 
+/* The part of q's own bilinear map from u0 to u1 across and v0 to v1 down
+ * ((0, 0) its TL corner, (1, 1) its BR; the bounds may lie outside
+ * [0, 1], to extend it), written to out as a quad TL, TR, BR, BL. */
+void image_quad_part(const float q[4][2], float u0, float u1, float v0, float v1,
+                     float out[4][2]);
+
 /*
  * Samples quad q of a grey plane into a dw x dh window of dst (rows
  * dst_stride floats apart), values in [0,1], as the networks were trained:

@@ -83,14 +83,8 @@ int refine_quad(const nn_net *net, refine_work *w, const uint8_t *gray, int widt
     expansion(net, &ex, &ey);
     /* The window: q's own map extended past its edges. */
     float win[4][2];
-    const float u[4] = {-(ex - 1) / 2, (ex + 1) / 2, (ex + 1) / 2, -(ex - 1) / 2};
-    const float v[4] = {-(ey - 1) / 2, -(ey - 1) / 2, (ey + 1) / 2, (ey + 1) / 2};
-    for (int k = 0; k < 4; k++)
-        for (int d = 0; d < 2; d++) {
-            float top = q[0][d] + u[k] * (q[1][d] - q[0][d]);
-            float bot = q[3][d] + u[k] * (q[2][d] - q[3][d]);
-            win[k][d] = top + v[k] * (bot - top);
-        }
+    image_quad_part((const float(*)[2])q, -(ex - 1) / 2, (ex + 1) / 2, -(ey - 1) / 2,
+                    (ey + 1) / 2, win);
     image_warp_quad_area(gray, width, height, stride, (const float(*)[2])win, w->super,
                          sizeof w->super / sizeof *w->super, w->input, iw, iw, ih);
     image_standardise(w->input, ih * iw);

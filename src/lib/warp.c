@@ -66,6 +66,18 @@ void image_quad_point(const float q[4][2], float s, float t, float out[2])
     out[1] = (float)((m[3] * s + m[4] * t + m[5]) / z);
 }
 
+void image_quad_part(const float q[4][2], float u0, float u1, float v0, float v1,
+                     float out[4][2])
+{
+    const float u[4] = {u0, u1, u1, u0}, v[4] = {v0, v0, v1, v1};
+    for (int k = 0; k < 4; k++)
+        for (int d = 0; d < 2; d++) {
+            float top = q[0][d] + u[k] * (q[1][d] - q[0][d]);
+            float bot = q[3][d] + u[k] * (q[2][d] - q[3][d]);
+            out[k][d] = top + v[k] * (bot - top);
+        }
+}
+
 void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
                      const float q[4][2], float *dst, int dst_w, int dst_h)
 {
