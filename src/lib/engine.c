@@ -50,7 +50,11 @@
  * cut edge), and the reading the two back more kept, with its quad. On
  * photos-dev the first found 3 more plates and read one more exactly, the
  * second read 2 more exactly (an edge of 0.3 to 1 pitch gave 1 to 2); the
- * GB scenes read the same with both. */
+ * GB scenes read the same with both. The box reported for such a reading
+ * is that part cut back to the quad it came from: a character was only
+ * suspected past the edge, and a plate whose characters reach its edges
+ * was reported 1.5 times too wide (photos-dev: two of them, no longer
+ * counted as found). */
 #define RECROP_MIN_CHARS 4
 #define RECROP_BELOW 0.6f
 #define RECROP_EDGE 0.5f
@@ -338,11 +342,12 @@ static int most_backed(const anpr_plate *const r[], int n)
     return best;
 }
 
-/* Reads the plate again from quad b and keeps that reading (with b in q,
- * and its span) if the text the two readings back more is its. */
+/* Reads the plate again from quad b and keeps that reading (with its box
+ * in q, and its span) if the text the two readings back more is its. */
 static anpr_code read_again(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
-                            int stride, const float b[4][2], anpr_plate *r, float q[4][2],
-                            float span[2], char *err, size_t errlen)
+                            int stride, const float b[4][2], const float box[4][2],
+                            anpr_plate *r, float q[4][2], float span[2], char *err,
+                            size_t errlen)
 {
     anpr_plate alt;
     float alt_span[2];
@@ -351,7 +356,7 @@ static anpr_code read_again(anpr_engine *e, workspace *ws, const uint8_t *px, in
     const anpr_plate *both[] = { r, &alt };
     if (rc == ANPR_OK && most_backed(both, 2) == 1) {
         *r = alt;
-        memcpy(q, b, sizeof(float[4][2]));
+        memcpy(q, box, sizeof(float[4][2]));
         memcpy(span, alt_span, sizeof alt_span);
     }
     return rc;
@@ -406,7 +411,7 @@ static anpr_code read_box(anpr_engine *e, workspace *ws, const uint8_t *px, int 
         return rc;
     if (p->confidence >= RETRY_FROM && p->confidence < RETRY_BELOW
         && memcmp(found, b->q, sizeof b->q) != 0)
-        rc = read_again(e, ws, px, w, h, stride, found, p, from, span, err, errlen);
+        rc = read_again(e, ws, px, w, h, stride, found, found, p, from, span, err, errlen);
     size_t len = strlen(p->text);
     if (rc != ANPR_OK || len < RECROP_MIN_CHARS)
         return rc;
@@ -418,9 +423,11 @@ static anpr_code read_box(anpr_engine *e, workspace *ws, const uint8_t *px, int 
      * image_warp_quad() reads there the nearest edge pixel. */
     float a = cut0 ? span[0] - (1 + RECROP_MARGIN) * pitch : fmaxf(0, span[0] - RECROP_MARGIN * pitch);
     float z = cut1 ? span[1] + (1 + RECROP_MARGIN) * pitch : fminf(1, span[1] + RECROP_MARGIN * pitch);
-    float part[4][2];
+    float part[4][2], box[4][2];
     image_quad_part((const float(*)[2])from, a, z, 0, 1, part);
-    return read_again(e, ws, px, w, h, stride, part, p, q, span, err, errlen);
+    image_quad_part((const float(*)[2])from, fmaxf(a, 0), fminf(z, 1), 0, 1, box);
+    return read_again(e, ws, px, w, h, stride, part, (const float(*)[2])box, p, q, span, err,
+                      errlen);
 }
 
 /* Places the corners of a plate the detector found, reads it into p and
