@@ -27,6 +27,14 @@
 #define N_READINGS 12     /* readings handed to the syntax */
 #define HASH_SLOTS 2048   /* > BEAM * MAX_C, a power of two */
 #define PRUNE 1e-3        /* symbols below this at a column start no prefix */
+/*
+ * A quad squarer than the network's two_line_aspect is read as two lines.
+ * One up to TWO_LINE_DOUBT times that wide may be either a two-line plate
+ * cut close above and below (a GB motorcycle plate, 9 x 7 inches, with a
+ * sixth of its height off each way is 1.8 times as wide as tall) or a
+ * short one-line plate; it is read both ways and the surer reading kept.
+ */
+#define TWO_LINE_DOUBT 1.2f
 
 static const char SYMBOLS[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -99,16 +107,22 @@ static float dist(const float a[2], const float b[2])
     return hypotf(a[0] - b[0], a[1] - b[1]);
 }
 
-/* Fills the network input from the plate, as rec_data.prepare() does;
- * returns whether it was taken as two lines laid side by side. */
-static int prepare(recog_work *w, const nn_net *net, const uint8_t *g, int gw,
-                   int gh, int gs, const float q[4][2], int ih, int iw)
+/* How quad q is to be read: 0 as one line, 1 as two lines, 2 both ways
+ * (see TWO_LINE_DOUBT). */
+static int lines(const nn_net *net, const float q[4][2])
 {
     const char *two = nn_meta(net, "two_line_aspect");
     float aspect_limit = two ? strtof(two, NULL) : 0;
     float qw = (dist(q[0], q[1]) + dist(q[3], q[2])) / 2;
     float qh = (dist(q[0], q[3]) + dist(q[1], q[2])) / 2;
-    int two_line = qw < aspect_limit * qh;
+    return qw < aspect_limit * qh ? 1 : qw < TWO_LINE_DOUBT * aspect_limit * qh ? 2 : 0;
+}
+
+/* Fills the network input from the plate, as rec_data.prepare() does: as
+ * one line, or as two lines laid side by side. */
+static void prepare(recog_work *w, const uint8_t *g, int gw, int gh, int gs,
+                    const float q[4][2], int ih, int iw, int two_line)
+{
     if (two_line) {
         float ml[2] = {(q[0][0] + q[3][0]) / 2, (q[0][1] + q[3][1]) / 2};
         float mr[2] = {(q[1][0] + q[2][0]) / 2, (q[1][1] + q[2][1]) / 2};
@@ -120,7 +134,6 @@ static int prepare(recog_work *w, const nn_net *net, const uint8_t *g, int gw,
         image_warp_quad_area(g, gw, gh, gs, q, w->super, SUPER_LEN, w->input, iw, iw, ih);
     }
     image_standardise(w->input, ih * iw);
-    return two_line;
 }
 
 static uint64_t hash_push(uint64_t h, int sym)
@@ -266,13 +279,15 @@ static void align(recog_work *w, int T, const char *alpha, const uint8_t *s, int
     }
 }
 
-int recog_read(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
-               int height, int stride, const float q[4][2], anpr_country country,
-               int max_cand, anpr_plate *out, float span[2], char *err, size_t errlen)
+/* recog_read() with the number of lines settled. */
+static int read_as(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
+                   int height, int stride, const float q[4][2], int two_line,
+                   anpr_country country, int max_cand, anpr_plate *out, float span[2],
+                   char *err, size_t errlen)
 {
     int ic, ih, iw;
     nn_input_shape(net, &ic, &ih, &iw);
-    int two_line = prepare(w, net, gray, width, height, stride, q, ih, iw);
+    prepare(w, gray, width, height, stride, q, ih, iw, two_line);
     nn_tensor in = {1, ih, iw, w->input};
     const nn_tensor *o;
     if (nn_run(net, w->nn, &in, &o, err, errlen) != 0)
@@ -337,4 +352,24 @@ int recog_read(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
         memcpy(out->format, w->results[0].format, sizeof out->format);
     }
     return ANPR_OK;
+}
+
+int recog_read(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
+               int height, int stride, const float q[4][2], anpr_country country,
+               int max_cand, anpr_plate *out, float span[2], char *err, size_t errlen)
+{
+    int how = lines(net, q);
+    int rc = read_as(net, w, gray, width, height, stride, q, how == 1, country, max_cand, out,
+                     span, err, errlen);
+    if (rc != ANPR_OK || how != 2)
+        return rc;
+    anpr_plate two;
+    float two_span[2];
+    rc = read_as(net, w, gray, width, height, stride, q, 1, country, max_cand, &two, two_span,
+                 err, errlen);
+    if (rc == ANPR_OK && two.confidence > out->confidence) {
+        *out = two;
+        memcpy(span, two_span, sizeof two_span);
+    }
+    return rc;
 }
