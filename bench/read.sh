@@ -6,7 +6,7 @@
 # Needs ../shared/data beside the repository and Debian's python3-pil to
 # render the fixed-seed synthetic GB test set. Prints, for plate crops read
 # with --whole-plate (held-out real crops, photos-dev plates cut by their
-# boxes, synthetic GB plates) and for whole photos (all of photos-dev, its
+# boxes, synthetic GB plates; and the two-line ones cut close) and for whole photos (all of photos-dev, its
 # 1280x720 ones, those scaled to 1920x1080, and synthetic GB plates and the
 # hand-read European crops pasted into 1280x720 frames, as no labelled UK or
 # European photos are to hand): exact-match top-1 and
@@ -20,6 +20,9 @@ cmake --build "$build" -j"$(nproc)" --target read_bench >/dev/null
 data=$(/usr/bin/python3 train/make_testset.py "$build/bench-data")
 echo "== plate crops (--whole-plate), one thread"
 "$build/bench/read_bench" --whole-plate "$data/crops.csv" "$data/photos-dev.csv" "$data/gb-synth.csv"
+echo
+echo "== two-line crops cut close (--whole-plate), one thread"
+"$build/bench/read_bench" --whole-plate "$data/two-line-cuts.csv"
 echo
 for list in photos-dev photos-1280x720 photos-1920x1080 gb-scenes eu-scenes; do
     echo

@@ -9,7 +9,9 @@ photos of photos-dev with their plate boxes, the fixed-seed synthetic GB
 test set, rendered to PNG files here because it is made, not stored, and
 GB scenes: fixed-seed synthetic GB plates on vehicle panels pasted into
 1280x720 frames, since no real UK photo with a labelled plate is to hand;
-EU scenes: the hand-read European crops pasted the same way.
+EU scenes: the hand-read European crops pasted the same way; two-line
+cuts: the two-line crops of the lists above (squarer than the
+recogniser's two_line_aspect) cut close, as a tight quad cuts them.
 """
 import math, os, random, sys
 
@@ -62,6 +64,7 @@ def main():
                 im.save(p)
                 f.write(f"{p},{text},gb-synth\n")
         os.rename(lst + ".tmp", lst)
+    write_two_line_cuts(out, lst, os.path.join(out, "crops.csv"))
     # European plates in whole frames: the hand-read crops (the eu-crops
     # measure, never trained on), each in two frames, as no labelled
     # European photos are to hand.
@@ -75,6 +78,31 @@ def main():
             write_scenes(os.path.join(out, name), lst + ".tmp", name, seed, n, plates)
             os.rename(lst + ".tmp", lst)
     print(out)
+
+
+def write_two_line_cuts(out, *lists):
+    """Each two-line crop of the lists cut three ways: 12% off its top and
+    bottom and 4% off its right (set cut12), 8% off top and bottom (cut8),
+    and uncut (cut0)."""
+    lst = os.path.join(out, "two-line-cuts.csv")
+    if os.path.exists(lst):
+        return
+    folder = os.path.join(out, "two-line-cuts")
+    os.makedirs(folder, exist_ok=True)
+    n = 0
+    with open(lst + ".tmp", "w") as f:
+        for path, text, _ in (line.strip().split(",")[:3] for name in lists for line in open(name)):
+            im = Image.open(path)
+            w, h = im.size
+            if w >= D.TWO_LINE_ASPECT * h:
+                continue
+            for set_, top, right in (("cut12", 0.12, 0.04), ("cut8", 0.08, 0), ("cut0", 0, 0)):
+                t = int(h * top)
+                p = os.path.join(folder, f"{n:04d}-{set_}.png")
+                im.crop((0, t, w - int(w * right), h - t)).save(p)
+                f.write(f"{p},{text},{set_}\n")
+            n += 1
+    os.rename(lst + ".tmp", lst)
 
 
 def gb_plate(rng, i):

@@ -32,9 +32,11 @@
  * One up to TWO_LINE_DOUBT times that wide may be either a two-line plate
  * cut close above and below (a GB motorcycle plate, 9 x 7 inches, with a
  * sixth of its height off each way is 1.8 times as wide as tall) or a
- * short one-line plate; it is read both ways and the surer reading kept.
+ * short one-line plate; unless its reading as the one is at least
+ * TWO_LINE_SURE, it is read as the other too and the surer reading kept.
  */
 #define TWO_LINE_DOUBT 1.2f
+#define TWO_LINE_SURE 0.8f
 
 static const char SYMBOLS[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -361,7 +363,7 @@ int recog_read(const nn_net *net, recog_work *w, const uint8_t *gray, int width,
     int how = lines(net, q);
     int rc = read_as(net, w, gray, width, height, stride, q, how == 1, country, max_cand, out,
                      span, err, errlen);
-    if (rc != ANPR_OK || how != 2)
+    if (rc != ANPR_OK || how != 2 || out->confidence >= TWO_LINE_SURE)
         return rc;
     anpr_plate two;
     float two_span[2];
