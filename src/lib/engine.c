@@ -53,8 +53,8 @@
  * GB scenes read the same with both. The box reported for such a reading
  * is that part cut back to the quad it came from: a character was only
  * suspected past the edge, and a plate whose characters reach its edges
- * was reported 1.5 times too wide (photos-dev: two of them, no longer
- * counted as found). */
+ * was reported 1.5 times too wide (two photos-dev plates were not counted
+ * as found for it). */
 #define RECROP_MIN_CHARS 4
 #define RECROP_BELOW 0.6f
 #define RECROP_EDGE 0.5f

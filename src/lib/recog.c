@@ -31,7 +31,7 @@
  * A quad squarer than the network's two_line_aspect is read as two lines.
  * One up to TWO_LINE_DOUBT times that wide may be either a two-line plate
  * cut close above and below (a GB motorcycle plate, 9 x 7 inches, with a
- * sixth of its height off each way is 1.8 times as wide as tall) or a
+ * seventh of its height off each way is 1.8 times as wide as tall) or a
  * short one-line plate; unless its reading as the one is at least
  * TWO_LINE_SURE, it is read as the other too and the surer reading kept.
  */

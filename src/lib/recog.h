@@ -3,10 +3,11 @@
  *
  * A plate quadrilateral in a grey image is rectified into the recogniser's
  * input (two-line plates, those squarer than the network's two_line_aspect,
- * have their halves laid side by side), the network scores every symbol at
- * every column, a CTC prefix beam search keeps the likeliest readings, and
- * the plate syntax (syntax.h) ranks them into the answer and its
- * alternatives. The preparation matches train/rec_data.py:prepare().
+ * have their halves laid side by side; a plate a little wider that reads
+ * unsurely as one line is read that way too), the network scores every
+ * symbol at every column, a CTC prefix beam search keeps the likeliest
+ * readings, and the plate syntax (syntax.h) ranks them into the answer and
+ * its alternatives. The preparation matches train/rec_data.py:prepare().
  */
 #ifndef ANPR_RECOG_H
 #define ANPR_RECOG_H
