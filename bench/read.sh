@@ -6,7 +6,8 @@
 # Needs ../shared/data beside the repository and Debian's python3-pil to
 # render the fixed-seed synthetic GB test set. Prints, for plate crops read
 # with --whole-plate (held-out real crops, photos-dev plates cut by their
-# boxes, synthetic GB plates; and the two-line ones cut close) and for whole photos (all of photos-dev, its
+# boxes, synthetic GB plates; and the two-line ones cut close) and for
+# whole photos (all of photos-dev, its
 # 1280x720 ones, those scaled to 1920x1080, and synthetic GB plates and the
 # hand-read European crops pasted into 1280x720 frames, as no labelled UK or
 # European photos are to hand): exact-match top-1 and

@@ -64,7 +64,7 @@ def main():
                 im.save(p)
                 f.write(f"{p},{text},gb-synth\n")
         os.rename(lst + ".tmp", lst)
-    write_two_line_cuts(out, lst, os.path.join(out, "crops.csv"))
+    write_two_line_cuts(out, os.path.join(out, "gb-synth.csv"), os.path.join(out, "crops.csv"))
     # European plates in whole frames: the hand-read crops (the eu-crops
     # measure, never trained on), each in two frames, as no labelled
     # European photos are to hand.
