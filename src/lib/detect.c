@@ -27,6 +27,9 @@ struct detect_work {
     size_t cap_resized, cap_input;
     peak peaks[DETECT_MAX_PEAKS];
     float kept[DETECT_MAX_PEAKS][4];   /* bounding boxes of the kept quads */
+    int n_kept;                        /* how many detect_run() kept */
+    detect_box faint[DETECT_FAINT_MAX]; /* its best peaks under DETECT_THRESHOLD */
+    int n_faint;
 };
 
 static void set_err(char *err, size_t errlen, const char *msg)
@@ -390,7 +393,14 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
     if (!out)
         return -1;
     int n = detect_decode(w, out, &hd, dw, dh, (float)width / dw, (float)height / dh,
-                          DETECT_THRESHOLD, DETECT_NMS_IOU, boxes, max_boxes);
+                          DETECT_FAINT, DETECT_NMS_IOU, boxes, max_boxes);
+    /* Boxes come best first: the faint ones are set aside for detect_faint(). */
+    int strong = 0;
+    while (strong < n && boxes[strong].score >= DETECT_THRESHOLD)
+        strong++;
+    w->n_faint = n - strong < DETECT_FAINT_MAX ? n - strong : DETECT_FAINT_MAX;
+    memcpy(w->faint, boxes + strong, (size_t)w->n_faint * sizeof *boxes);
+    n = strong;
     /* Refined quads of two rough ones may now be one plate: keep the
      * better-scored, as the first suppression did. */
     int kept = 0;
@@ -403,7 +413,32 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
         if (keep(w, kept, &boxes[i], DETECT_NMS_IOU))
             boxes[kept++] = boxes[i];
     }
+    w->n_kept = kept;
     return kept;
+}
+
+int detect_faint(const nn_net *net, detect_work *w, const uint8_t *gray, int width,
+                 int height, int stride, detect_box *boxes, int max_boxes, char *err,
+                 size_t errlen)
+{
+    detect_head hd;
+    if (!boxes || max_boxes < 0) {
+        set_err(err, errlen, "detect: bad arguments");
+        return -1;
+    }
+    if (begin(net, w, gray, width, height, stride, &hd, err, errlen) != 0)
+        return -1;
+    int n = 0;
+    for (int i = 0; i < w->n_faint && n < max_boxes; i++) {
+        detect_box b = w->faint[i];
+        float second;
+        if (refine(net, w, &hd, gray, width, height, stride, &b, &second, err, errlen) != 0)
+            return -1;
+        if (second >= DETECT_SURE && keep(w, w->n_kept + n, &b, DETECT_NMS_IOU))
+            boxes[n++] = b;
+    }
+    w->n_faint = 0;
+    return n;
 }
 
 int detect_whole(const nn_net *net, detect_work *w, const uint8_t *gray, int width,

@@ -95,6 +95,15 @@ static const float CONFIRM_SCALES[][2] = { { 1.05f, 1.1f }, { 0.95f, 0.92f } };
 #define WHOLE_SURE RETRY_BELOW
 #define WHOLE_PART 0.5f
 #define WHOLE_MIN 0.5f
+/*
+ * In such a frame (no plate read at WHOLE_SURE) the best DETECT_FAINT_MAX
+ * peaks the first look scored from DETECT_FAINT up to DETECT_THRESHOLD are
+ * looked at again (detect_faint()), and a plate found there is kept when
+ * it reads at FAINT_MIN or more. A small plate in a large frame spans a
+ * few input pixels of the first look, which scores some of them low
+ * although the second look is sure of them.
+ */
+#define FAINT_MIN WHOLE_MIN
 
 extern const unsigned char anpr_model_recogniser[], anpr_model_recogniser_end[];
 extern const unsigned char anpr_model_detector[], anpr_model_detector_end[];
@@ -475,16 +484,42 @@ static int part_of(const anpr_plate *a, const anpr_plate *whole)
                && strstr(whole->text, a->text));
 }
 
-/* Looks at the frame as one plate when it may be a close-up; see WHOLE_*. */
-static anpr_code read_whole(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
-                            int stride, float scale, anpr_result *res, char *err, size_t errlen)
+/* Is a plate narrower than DETECT_WHOLE_WIDTH of the frame read surely?
+ * If not, the frame may hold a plate the first look scored too low, or
+ * one too big for it: see FAINT_* and WHOLE_*. */
+static int sure_small(const anpr_result *res, int w, float scale)
 {
     for (int i = 0; i < res->n_plates; i++) {
         float b[4];
         detect_bounds(res->plates[i].box, b);
         if (res->plates[i].confidence >= WHOLE_SURE && b[2] - b[0] < DETECT_WHOLE_WIDTH * w * scale)
-            return ANPR_OK;
+            return 1;
     }
+    return 0;
+}
+
+/* Reads the plates the first look scored too low to trust; see FAINT_*. */
+static anpr_code read_faint(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
+                            int stride, float scale, anpr_result *res, char *err, size_t errlen)
+{
+    int n = detect_faint(e->det, ws->dw, px, w, h, stride, ws->boxes, ANPR_MAX_PLATES, err, errlen);
+    if (n < 0)
+        return ANPR_ERR_NOMEM;
+    for (int i = 0; i < n && res->n_plates < ANPR_MAX_PLATES; i++) {
+        anpr_plate *p = &res->plates[res->n_plates];
+        anpr_code rc = read_found(e, ws, px, w, h, stride, scale, &ws->boxes[i], p, err, errlen);
+        if (rc != ANPR_OK)
+            return rc;
+        if (p->text[0] && p->confidence >= FAINT_MIN && p->confidence >= e->opt.min_confidence)
+            res->n_plates++;
+    }
+    return ANPR_OK;
+}
+
+/* Looks at the frame as one plate when it may be a close-up; see WHOLE_*. */
+static anpr_code read_whole(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
+                            int stride, float scale, anpr_result *res, char *err, size_t errlen)
+{
     detect_box b;
     int found = detect_whole(e->det, ws->dw, px, w, h, stride, &b, err, errlen);
     if (found <= 0)
@@ -559,8 +594,11 @@ static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
         if (rc == ANPR_OK && p->text[0] && p->confidence >= o->min_confidence)
             res->n_plates++;
     }
-    if (rc == ANPR_OK && !o->whole_plate)
-        rc = read_whole(e, ws, px, w, h, stride, scale, res, err, sizeof err);
+    if (rc == ANPR_OK && !o->whole_plate && !sure_small(res, w, scale)) {
+        rc = read_faint(e, ws, px, w, h, stride, scale, res, err, sizeof err);
+        if (rc == ANPR_OK && !sure_small(res, w, scale))
+            rc = read_whole(e, ws, px, w, h, stride, scale, res, err, sizeof err);
+    }
     give_back(e, ws);
     if (rc != ANPR_OK)
         return fail(res, rc, err);
