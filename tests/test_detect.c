@@ -241,20 +241,10 @@ static void test_model(void)
             best = fmaxf(best, box_iou(b[k].q, px, py, px + pw, py + ph));
         printf("plate %d px wide at x=%d: %d boxes, best IoU %.2f\n", pw, px, n, best);
         CHECK(best >= 0.5f);
-        /* The faint peaks' plates, if any, are others than those found,
-         * and are given once a frame. */
-        detect_box fb[8];
-        int nf = detect_faint(net, w, f, W, H, W, fb, 8, err, sizeof err);
-        CHECK(nf >= 0);
-        for (int k = 0; k < nf; k++)
-            for (int j = 0; j < n; j++) {
-                float a[4], c[4];
-                detect_bounds(fb[k].q, a);
-                detect_bounds(b[j].q, c);
-                CHECK(detect_iou(a, c) <= DETECT_NMS_IOU && fb[k].score < DETECT_THRESHOLD);
-            }
-        CHECK(detect_faint(net, w, f, W, H, W, fb, 8, err, sizeof err) == 0);
     }
+    /* detect_faint() finds plates only in photos (test_engine.c,
+     * faint_plate()): on these drawn frames the first look is sure of
+     * every plate. */
     CHECK(detect_faint(net, w, NULL, W, H, W, b, 8, err, sizeof err) == -1 && err[0]);
     detect_work_free(w);
     free(f);

@@ -377,6 +377,7 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
     }
     if (begin(net, w, gray, width, height, stride, &hd, err, errlen) != 0)
         return -1;
+    w->n_faint = 0;   /* none of another frame after a failed or empty run */
     if (max_boxes == 0)
         return 0;
     /* Fit the frame in max_side x max_side, rounding as det_eval.prepare. */
@@ -398,8 +399,8 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
     int strong = 0;
     while (strong < n && boxes[strong].score >= DETECT_THRESHOLD)
         strong++;
-    w->n_faint = n - strong < DETECT_FAINT_MAX ? n - strong : DETECT_FAINT_MAX;
-    memcpy(w->faint, boxes + strong, (size_t)w->n_faint * sizeof *boxes);
+    int faint = n - strong < DETECT_FAINT_MAX ? n - strong : DETECT_FAINT_MAX;
+    memcpy(w->faint, boxes + strong, (size_t)faint * sizeof *boxes);
     n = strong;
     /* Refined quads of two rough ones may now be one plate: keep the
      * better-scored, as the first suppression did. */
@@ -414,6 +415,7 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
             boxes[kept++] = boxes[i];
     }
     w->n_kept = kept;
+    w->n_faint = faint;
     return kept;
 }
 
@@ -429,7 +431,7 @@ int detect_faint(const nn_net *net, detect_work *w, const uint8_t *gray, int wid
     if (begin(net, w, gray, width, height, stride, &hd, err, errlen) != 0)
         return -1;
     int n = 0;
-    for (int i = 0; i < w->n_faint && n < max_boxes; i++) {
+    for (int i = 0; i < w->n_faint && n < max_boxes && w->n_kept + n < DETECT_MAX_PEAKS; i++) {
         detect_box b = w->faint[i];
         float second;
         if (refine(net, w, &hd, gray, width, height, stride, &b, &second, err, errlen) != 0)
