@@ -355,11 +355,13 @@ static int refine(const nn_net *net, detect_work *w, const detect_head *hd, cons
     return 0;
 }
 
-/* The checks every look at a frame starts with; reads the head into *hd. */
+/* The checks every look at a frame starts with, out being where its
+ * max_out results go; reads the head into *hd. */
 static int begin(const nn_net *net, const detect_work *w, const uint8_t *gray, int width,
-                 int height, int stride, detect_head *hd, char *err, size_t errlen)
+                 int height, int stride, const void *out, int max_out, detect_head *hd,
+                 char *err, size_t errlen)
 {
-    if (!w || !gray || width <= 0 || height <= 0 || stride < width) {
+    if (!w || !gray || width <= 0 || height <= 0 || stride < width || !out || max_out < 0) {
         set_err(err, errlen, "detect: bad arguments");
         return -1;
     }
@@ -371,11 +373,7 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
                char *err, size_t errlen)
 {
     detect_head hd;
-    if (!boxes || max_boxes < 0) {
-        set_err(err, errlen, "detect: bad arguments");
-        return -1;
-    }
-    if (begin(net, w, gray, width, height, stride, &hd, err, errlen) != 0)
+    if (begin(net, w, gray, width, height, stride, boxes, max_boxes, &hd, err, errlen) != 0)
         return -1;
     w->n_faint = 0;   /* none of another frame after a failed or empty run */
     if (max_boxes == 0)
@@ -424,11 +422,7 @@ int detect_faint(const nn_net *net, detect_work *w, const uint8_t *gray, int wid
                  size_t errlen)
 {
     detect_head hd;
-    if (!boxes || max_boxes < 0) {
-        set_err(err, errlen, "detect: bad arguments");
-        return -1;
-    }
-    if (begin(net, w, gray, width, height, stride, &hd, err, errlen) != 0)
+    if (begin(net, w, gray, width, height, stride, boxes, max_boxes, &hd, err, errlen) != 0)
         return -1;
     int n = 0;
     for (int i = 0; i < w->n_faint && n < max_boxes && w->n_kept + n < DETECT_MAX_PEAKS; i++) {
@@ -447,11 +441,7 @@ int detect_whole(const nn_net *net, detect_work *w, const uint8_t *gray, int wid
                  int height, int stride, detect_box *b, char *err, size_t errlen)
 {
     detect_head hd;
-    if (!b) {
-        set_err(err, errlen, "detect: bad arguments");
-        return -1;
-    }
-    if (begin(net, w, gray, width, height, stride, &hd, err, errlen) != 0)
+    if (begin(net, w, gray, width, height, stride, b, 1, &hd, err, errlen) != 0)
         return -1;
     detect_box f = {{{0, 0}, {(float)width, 0}, {(float)width, (float)height}, {0, (float)height}}, 0};
     float bb[4];
