@@ -49,7 +49,8 @@
  * frame spans 28 input pixels of the first look, and some score 0.1 to 0.2
  * there that the second look is sure of. Taking them all (a first-look
  * threshold of 0.1) found 4 more plates of 647 but cost 41% more
- * instructions a photo and read 578 other things, not 306.
+ * instructions a photo and read 578 other things, not 306. Four, as
+ * photos-dev's TZC207 is the fourth of its frame.
  */
 #define DETECT_FAINT 0.1f
 #define DETECT_FAINT_MAX 4

@@ -96,7 +96,7 @@ static const float CONFIRM_SCALES[][2] = { { 1.05f, 1.1f }, { 0.95f, 0.92f } };
 #define WHOLE_PART 0.5f
 #define WHOLE_MIN 0.5f
 /*
- * In such a frame (no plate read at WHOLE_SURE) the best DETECT_FAINT_MAX
+ * In such a frame (no small plate read at WHOLE_SURE) the best DETECT_FAINT_MAX
  * peaks the first look scored from DETECT_FAINT up to DETECT_THRESHOLD are
  * looked at again (detect_faint()), and a plate found there is kept when
  * it reads at FAINT_MIN or more. A small plate in a large frame spans a
@@ -234,7 +234,7 @@ anpr_code anpr_engine_new(const anpr_options *opt, anpr_engine **out, char *err,
      * crops, GB sets, within a plate either way) in two thirds of the time.
      * So does the corner refiner's: the three photo sets of bench/read.sh
      * read the same share exactly (a GB plate more, a European one fewer)
-     * and find the same plates, and a 1280x720 photo takes about 3% less.
+     * and find the same plates, and a 1280x720 photo takes about 5% less.
      * The detector stays in float: in int8 it read 2-3 points fewer
      * photos-dev plates exactly. */
     if (o->precision == ANPR_PRECISION_AUTO && nn_int8_fast()) {
