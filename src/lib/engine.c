@@ -96,12 +96,12 @@ static const float CONFIRM_SCALES[][2] = { { 1.05f, 1.1f }, { 0.95f, 0.92f } };
 #define WHOLE_PART 0.5f
 #define WHOLE_MIN 0.5f
 /*
- * In such a frame (no small plate read at WHOLE_SURE) the best DETECT_FAINT_MAX
- * peaks the first look scored from DETECT_FAINT up to DETECT_THRESHOLD are
- * looked at again (detect_faint()), and a plate found there is kept when
- * it reads at FAINT_MIN or more. A small plate in a large frame spans a
- * few input pixels of the first look, which scores some of them low
- * although the second look is sure of them.
+ * In such a frame (no small plate read at WHOLE_SURE) the best
+ * DETECT_FAINT_MAX peaks the first look scored from DETECT_FAINT up to
+ * DETECT_THRESHOLD are looked at again (detect_faint()), and a plate found
+ * there is kept when it reads at FAINT_MIN or more. A small plate in a
+ * large frame spans a few input pixels of the first look, which scores
+ * some of them low although the second look is sure of them.
  */
 #define FAINT_MIN WHOLE_MIN
 
