@@ -504,11 +504,12 @@ static int sure_small(const anpr_result *res, int w, float scale)
     return 0;
 }
 
-/* Reads the plates the first look scored too low to trust; see FAINT_*. */
-static anpr_code read_faint(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
-                            int stride, float scale, anpr_result *res, char *err, size_t errlen)
+/* Reads the n plates found in ws->boxes (n < 0: finding them failed) and
+ * adds to res each that reads at `least` and the caller's min_confidence. */
+static anpr_code read_boxes(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
+                            int stride, float scale, int n, float least, anpr_result *res,
+                            char *err, size_t errlen)
 {
-    int n = detect_faint(e->det, ws->dw, px, w, h, stride, ws->boxes, ANPR_MAX_PLATES, err, errlen);
     if (n < 0)
         return ANPR_ERR_NOMEM;
     for (int i = 0; i < n && res->n_plates < ANPR_MAX_PLATES; i++) {
@@ -516,10 +517,18 @@ static anpr_code read_faint(anpr_engine *e, workspace *ws, const uint8_t *px, in
         anpr_code rc = read_found(e, ws, px, w, h, stride, scale, &ws->boxes[i], p, err, errlen);
         if (rc != ANPR_OK)
             return rc;
-        if (p->text[0] && p->confidence >= FAINT_MIN && p->confidence >= e->opt.min_confidence)
+        if (p->text[0] && p->confidence >= least && p->confidence >= e->opt.min_confidence)
             res->n_plates++;
     }
     return ANPR_OK;
+}
+
+/* Reads the plates the first look scored too low to trust; see FAINT_*. */
+static anpr_code read_faint(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
+                            int stride, float scale, anpr_result *res, char *err, size_t errlen)
+{
+    int n = detect_faint(e->det, ws->dw, px, w, h, stride, ws->boxes, ANPR_MAX_PLATES, err, errlen);
+    return read_boxes(e, ws, px, w, h, stride, scale, n, FAINT_MIN, res, err, errlen);
 }
 
 /* Looks at the frame as one plate when it may be a close-up; see WHOLE_*. */
@@ -592,14 +601,8 @@ static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
     } else {
         n = detect_run(e->det, ws->dw, px, w, h, stride, ws->boxes, ANPR_MAX_PLATES, err, sizeof err);
     }
-    anpr_code rc = n < 0 ? ANPR_ERR_NOMEM : ANPR_OK;
     res->n_plates = 0;
-    for (int i = 0; i < n && rc == ANPR_OK; i++) {
-        anpr_plate *p = &res->plates[res->n_plates];
-        rc = read_found(e, ws, px, w, h, stride, scale, &ws->boxes[i], p, err, sizeof err);
-        if (rc == ANPR_OK && p->text[0] && p->confidence >= o->min_confidence)
-            res->n_plates++;
-    }
+    anpr_code rc = read_boxes(e, ws, px, w, h, stride, scale, n, 0, res, err, sizeof err);
     if (rc == ANPR_OK && !o->whole_plate && !sure_small(res, w, scale)) {
         rc = read_faint(e, ws, px, w, h, stride, scale, res, err, sizeof err);
         if (rc == ANPR_OK && !sure_small(res, w, scale))
