@@ -407,7 +407,7 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
         float second;
         if (refine(net, w, &hd, gray, width, height, stride, &boxes[i], &second, err, errlen) != 0)
             return -1;
-        if (second < (boxes[i].score < DETECT_SURE ? DETECT_SURE : DETECT_REFINE_THRESHOLD))
+        if (second < DETECT_REFINE_THRESHOLD)
             continue;
         if (keep(w, kept, &boxes[i], DETECT_NMS_IOU))
             boxes[kept++] = boxes[i];
