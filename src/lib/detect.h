@@ -52,9 +52,10 @@
  * the first look, and some score 0.1 to 0.2 there that the second look is
  * sure of. Taking them all (a first-look threshold of 0.1) found 4 more
  * plates of 647 but cost 41% more instructions a photo and read 578 other
- * things, not 306. Eight: four and six lost a US plate of those 647 and
- * twelve found none more (photos-dev's TZC207 is the fourth of its frame
- * from 0.1 to 0.2).
+ * things, not 306. Eight: photos-dev's TZC207 (0.17) is the fourth of its
+ * frame from 0.1 to 0.2 and falls behind its frame's peaks from 0.2 to 0.3,
+ * so four or six lose it (test_engine's faint_plate() fails); twelve found
+ * no plate more of those 647.
  */
 #define DETECT_FAINT 0.1f
 #define DETECT_FAINT_MAX 8
