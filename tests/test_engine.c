@@ -165,8 +165,8 @@ static void tight_box(void)
  * photos-dev's TZC207, 75 pixels wide in a 1280-pixel frame, scores 0.17
  * at the first look (the fourth best of its frame's peaks from 0.1 to 0.2,
  * behind some from 0.2 to 0.3) and 0.92 at the second: found only by
- * detect_faint(), and not found before it, nor with fewer than eight
- * faint peaks.
+ * detect_faint(), and not found before it, nor with four or six faint
+ * peaks kept.
  */
 static void faint_plate(void)
 {
