@@ -420,7 +420,8 @@ static anpr_code confirm(anpr_engine *e, workspace *ws, const uint8_t *px, int w
 }
 
 /* Reads one plate the detector found in a photo into p, and the quad its
- * reading came from into q, from the refined quad b->q and, where that
+ * reading came from into q (which holds b->q on entry, and keeps it when
+ * no reread wins), from the refined quad b->q and, where that
  * reading is unsure or its characters do not fit the quad, from the
  * detector's quad `found` and the part of the quad that holds them (see
  * RETRY_* and RECROP_*). */
