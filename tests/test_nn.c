@@ -222,8 +222,8 @@ static void test_references(void)
  * kernel fuses it) and ReLU. The shapes are odd on purpose: strides 1 to
  * 3, unequal padding, groups, M not a multiple of 6, output rows and N not
  * multiples of 16, K not a multiple of 4 and past 256; an all-zero input.
- * The float product is checked on the same shapes, and on some direct
- * convolutions.
+ * The float product is checked on the same shapes (the 3x3 ones at stride
+ * 1 padded by 1 run as Winograd's), and on some direct convolutions.
  */
 static void test_int8_conv(void)
 {
@@ -240,6 +240,12 @@ static void test_int8_conv(void)
         {3, 6, 1, 13, 29, {5, 5, 3, 3, 2, 2}},
         {8, 11, 1, 7, 16, {1, 3, 1, 2, 0, 1}},
         {4, 8, 1, 6, 40, {2, 3, 2, 1, 1, 0}},
+        /* Winograd in float (3x3, stride 1, padded by 1): a block of tile
+         * rows left over, more input channels than KC (too many for an
+         * int8 form), a single pixel. */
+        {4, 5, 1, 50, 6, {3, 3, 1, 1, 1, 1}},
+        {300, 7, 1, 5, 9, {3, 3, 1, 1, 1, 1}},
+        {3, 8, 1, 1, 1, {3, 3, 1, 1, 1, 1}},
         /* Direct convolutions, float only: 3x3 at strides 1 and 2 (own
          * kernels), a channel multiplier, and more than 9 taps. */
         {6, 6, 6, 11, 29, {3, 3, 1, 1, 1, 1}},
@@ -267,7 +273,11 @@ static void test_int8_conv(void)
             b[o] = nnb_rand(&seed);
         nn_conv cv = {.in_c = in_c, .out_c = out_c, .groups = groups, .act = NN_ACT_RELU,
                       .win = win};
-        CHECK(!nn_conv_prepare(&cv, wt, b) && (cv.w8 || cv.direct), "case %zu: no int8 form", t);
+        CHECK(!nn_conv_prepare(&cv, wt, b) && (cv.w8 || cv.direct || k > NN_INT8_MAX_K),
+              "case %zu: no int8 form", t);
+        CHECK(!cv.wino == (cv.direct || groups > 1 || win.kh != 3 || win.kw != 3 || win.sh != 1 ||
+                           win.sw != 1 || win.ph != 1 || win.pw != 1),
+              "case %zu: Winograd form %s", t, cv.wino ? "made" : "missing");
         cv.use_int8 = 1;
         float *scratch = nn_alloc_aligned(sizeof(float) * nn_conv_scratch(&cv, h, w));
         for (int o = 0; o < out_c; o++) {

@@ -34,6 +34,9 @@
 #define MR 6    /* rows of a W panel and of a micro-kernel tile */
 #define NR 16   /* columns of a B panel and of a micro-kernel tile */
 #define KC 256  /* K block: an NR x KC block of B is 16 KiB */
+/* Tiles per Winograd block: the recogniser's largest 3x3 layer (24 -> 48
+ * channels) then keeps its V and M in 300 KiB. */
+#define WINO_TILES 64
 
 /*
  * c[MR][NR] (row stride ldc) = (bias ? bias[row] : c) + a x b over k steps,
@@ -74,6 +77,23 @@ typedef void (*row_fn)(const float *src, int n, int stride, float inv, void *dst
 typedef void (*pack8_fn)(int k, const uint8_t *in, const size_t *koff, uint8_t *dst);
 /* The largest of n floats, or -1 if any is negative or not finite. */
 typedef float (*scan_fn)(const float *x, size_t n);
+/*
+ * Winograd input transform of one channel over one row of tw tiles:
+ * rows[i] (i < 4) is input row 2 * ty - 1 + i (w floats), or NULL where
+ * that row is padding. Writes B^T d B of tile tx's 4x4 input d (columns
+ * 2 * tx - 1 .. 2 * tx + 2, zero outside the row) to v[x * vs + tx],
+ * x = 4 * row + column. tmp holds wino_tmp(tw) floats.
+ */
+typedef void (*wino_in_fn)(const float *const rows[4], int w, int tw, float *v, size_t vs,
+                           float *tmp);
+/*
+ * Winograd output transform of one channel over one row of tw tiles: the
+ * 2x2 outputs A^T m A + bias of tile tx, m[x * ms + tx] being its 16
+ * products, clamped at 0 if relu, to out0[2 * tx ..] and, unless out1 is
+ * NULL, out1[2 * tx ..]; ow floats of each. tmp as for wino_in_fn.
+ */
+typedef void (*wino_out_fn)(const float *m, size_t ms, int tw, int ow, float bias, int relu,
+                            float *out0, float *out1, float *tmp);
 
 typedef struct kernels {
     tile_fn tile;
@@ -82,6 +102,8 @@ typedef struct kernels {
     row_fn row;
     pack8_fn pack8;
     scan_fn scan;
+    wino_in_fn wino_in;
+    wino_out_fn wino_out;
 } kernels;
 
 static void tile_generic(int k, const float *a, const float *b, float *c,
@@ -176,6 +198,118 @@ static inline float nonneg_max(const float *x, size_t n)
     float f;
     memcpy(&f, &big, sizeof f);
     return bad ? -1 : f;
+}
+
+/* Floats of tmp the Winograd transforms take for a row of tw tiles. */
+static size_t wino_tmp(int tw)
+{
+    return 2 * ((size_t)tw + 1) + 16 * (size_t)tw;
+}
+
+/* The transforms' steps, each one run over a row of tiles: out does not
+ * overlap the inputs, so each loop vectorises without checks. */
+static inline void run_add(float *restrict out, const float *a, const float *b, int n)
+{
+    for (int t = 0; t < n; t++)
+        out[t] = a[t] + b[t];
+}
+
+static inline void run_sub(float *restrict out, const float *a, const float *b, int n)
+{
+    for (int t = 0; t < n; t++)
+        out[t] = a[t] - b[t];
+}
+
+/* out = a + b + c, and with neg set a - b - c. */
+static inline void run_sum3(float *restrict out, const float *a, const float *b,
+                            const float *c, int neg, int n)
+{
+    if (neg)
+        for (int t = 0; t < n; t++)
+            out[t] = a[t] - b[t] - c[t];
+    else
+        for (int t = 0; t < n; t++)
+            out[t] = a[t] + b[t] + c[t];
+}
+
+/* out[2t] = e[t] + bias and out[2t + 1] = o[t] + bias, over n outputs,
+ * clamped at 0 if relu as tile_generic does. */
+static inline void run_interleave(float *restrict out, const float *e, const float *o,
+                                  float bias, int relu, int n)
+{
+    for (int t = 0; t < n / 2; t++) {
+        float x = e[t] + bias, y = o[t] + bias;
+        out[2 * t] = relu && x < 0 ? 0 : x;
+        out[2 * t + 1] = relu && y < 0 ? 0 : y;
+    }
+    if (n % 2) {
+        float x = e[n / 2] + bias;
+        out[n - 1] = relu && x < 0 ? 0 : x;
+    }
+}
+
+/*
+ * Each input row is split into its even and odd columns first, so that
+ * every step reads whole runs of tiles: tile tx's four columns are
+ * odd[tx - 1], even[tx], odd[tx], even[tx + 1]. Inline, so that
+ * wino_in_avx2 compiles it for its target.
+ */
+static inline void wino_in_generic(const float *const rows[4], int w, int tw, float *v,
+                                   size_t vs, float *tmp)
+{
+    float *ev = tmp, *od = tmp + tw + 1, *h = tmp + 2 * (tw + 1);
+    for (int i = 0; i < 4; i++) {
+        float *h0 = h + 4 * i * tw, *h1 = h0 + tw, *h2 = h1 + tw, *h3 = h2 + tw;
+        const float *d = rows[i];
+        if (!d) {
+            memset(h0, 0, sizeof(float) * 4 * (size_t)tw);
+            continue;
+        }
+        /* od[tx + 1] is column 2 * tx + 1; od[0] and ev[tw] are padding,
+         * as is every column from w on. */
+        od[0] = 0;
+        for (int t = 0; t < w / 2; t++) {
+            ev[t] = d[2 * t];
+            od[t + 1] = d[2 * t + 1];
+        }
+        for (int t = w / 2; t <= tw; t++)
+            ev[t] = 2 * t < w ? d[2 * t] : 0;
+        for (int t = w / 2; t < tw; t++)
+            od[t + 1] = 0;
+        run_sub(h0, od, od + 1, tw);
+        run_add(h1, ev, od + 1, tw);
+        run_sub(h2, od + 1, ev, tw);
+        run_sub(h3, ev, ev + 1, tw);
+    }
+    for (int k = 0; k < 4; k++) {
+        const float *r0 = h + k * tw, *r1 = r0 + 4 * tw, *r2 = r1 + 4 * tw, *r3 = r2 + 4 * tw;
+        run_sub(v + k * vs, r0, r2, tw);
+        run_add(v + (4 + k) * vs, r1, r2, tw);
+        run_sub(v + (8 + k) * vs, r2, r1, tw);
+        run_sub(v + (12 + k) * vs, r1, r3, tw);
+    }
+}
+
+/* A^T m in tmp, row by row of m's 4x4; then A^T m A, added to the bias,
+ * interleaved into the two output rows. */
+static inline void wino_out_generic(const float *m, size_t ms, int tw, int ow, float bias,
+                                    int relu, float *out0, float *out1, float *tmp)
+{
+    float *s = tmp, *y = tmp + 8 * (size_t)tw;
+    for (int k = 0; k < 4; k++) {
+        const float *a = m + k * ms, *b = a + 4 * ms, *c = b + 4 * ms, *d = c + 4 * ms;
+        run_sum3(s + k * tw, a, b, c, 0, tw);
+        run_sum3(s + (4 + k) * tw, b, c, d, 1, tw);
+    }
+    for (int r = 0; r < 2; r++) {
+        const float *s0 = s + 4 * r * tw, *s1 = s0 + tw, *s2 = s1 + tw, *s3 = s2 + tw;
+        float *e = y + 2 * r * tw, *o = e + tw;
+        run_sum3(e, s0, s1, s2, 0, tw);
+        run_sum3(o, s1, s2, s3, 1, tw);
+    }
+    run_interleave(out0, y, y + tw, bias, relu, ow);
+    if (out1)
+        run_interleave(out1, y + 2 * tw, y + 3 * tw, bias, relu, ow);
 }
 
 /* pack8_fn for any panel: column j of the panel reads in + koff[kk] +
@@ -368,6 +502,20 @@ static float nonneg_max_avx2(const float *x, size_t n)
 {
     return nonneg_max(x, n);
 }
+
+__attribute__((target("avx2,fma")))
+static void wino_in_avx2(const float *const rows[4], int w, int tw, float *v, size_t vs,
+                         float *tmp)
+{
+    wino_in_generic(rows, w, tw, v, vs, tmp);
+}
+
+__attribute__((target("avx2,fma")))
+static void wino_out_avx2(const float *m, size_t ms, int tw, int ow, float bias, int relu,
+                          float *out0, float *out1, float *tmp)
+{
+    wino_out_generic(m, ms, tw, ow, bias, relu, out0, out1, tmp);
+}
 #endif
 
 #if defined(__x86_64__)
@@ -484,10 +632,11 @@ int nn_int8_fast(void)
 static kernels pick_kernels(void)
 {
     kernels k = {tile_generic, taps_generic, tile8_generic, row_generic, pack8_generic,
-                 nonneg_max};
+                 nonneg_max, wino_in_generic, wino_out_generic};
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        k.tile = tile_avx2, k.taps = taps_avx2, k.row = row_avx2, k.scan = nonneg_max_avx2;
+        k.tile = tile_avx2, k.taps = taps_avx2, k.row = row_avx2, k.scan = nonneg_max_avx2,
+        k.wino_in = wino_in_avx2, k.wino_out = wino_out_avx2;
     if (nn_int8_fast())
         k.tile8 = tile8_vnni, k.row = row_avx512, k.pack8 = pack8_avx512;
 #endif
@@ -557,6 +706,59 @@ static int prepare_int8(nn_conv *cv, const float *w)
     return 0;
 }
 
+/* Packs W[m][k] (row stride k) as gemm() reads it: panel p holds rows
+ * p*MR.. as k steps of MR floats, the rows past m zero. */
+static void pack_a(float *dst, const float *w, size_t m, size_t k)
+{
+    memset(dst, 0, sizeof(float) * round_up(m, MR) * k);
+    for (size_t o = 0; o < m; o++)
+        for (size_t p = 0; p < k; p++)
+            dst[o / MR * MR * k + p * MR + o % MR] = w[o * k + p];
+}
+
+/* Whether cv runs as Winograd F(2x2, 3x3) in float (see wino_run()). */
+static int wino_fits(const nn_conv *cv)
+{
+    const nn_window *p = &cv->win;
+    return !cv->direct && cv->groups == 1 && p->kh == 3 && p->kw == 3 && p->sh == 1 &&
+           p->sw == 1 && p->ph == 1 && p->pw == 1;
+}
+
+/*
+ * The Winograd form of a 3x3 convolution's weights: for each of the 16
+ * products x, U_x[o][c] = (G g G^T)[x] of the 3x3 kernel g of output o
+ * and input c, with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+ * computed in double; each U_x packed as gemm() reads it. Returns 0, or
+ * -1 when out of memory.
+ */
+static int prepare_wino(nn_conv *cv, const float *w)
+{
+    size_t m = (size_t)cv->out_c, k = (size_t)cv->in_c, one = round_up(m, MR) * k;
+    float *u = malloc(sizeof(float) * 16 * m * k);
+    cv->wino = nn_alloc_aligned(sizeof(float) * 16 * one);
+    if (!u || !cv->wino) {
+        free(u);
+        return -1;
+    }
+    static const double G[4][3] = { {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1} };
+    for (size_t o = 0; o < m; o++)
+        for (size_t c = 0; c < k; c++) {
+            const float *g = w + (o * k + c) * 9;
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    double acc = 0;
+                    for (int a = 0; a < 3; a++)
+                        for (int b = 0; b < 3; b++)
+                            acc += G[i][a] * g[a * 3 + b] * G[j][b];
+                    u[((size_t)(i * 4 + j) * m + o) * k + c] = (float)acc;
+                }
+        }
+    for (int x = 0; x < 16; x++)
+        pack_a(cv->wino + x * one, u + x * m * k, m, k);
+    free(u);
+    return 0;
+}
+
 int nn_conv_prepare(nn_conv *cv, const float *w, const float *b)
 {
     size_t k = conv_k(cv), m = (size_t)(cv->out_c / cv->groups);
@@ -573,16 +775,12 @@ int nn_conv_prepare(nn_conv *cv, const float *w, const float *b)
         memcpy(cv->weights, w, sizeof(float) * group * (size_t)cv->groups);
         return 0;
     }
-    /* Panel p of group g holds rows p*MR.. as k steps of MR floats, the
-     * rows past m being zero. */
-    memset(cv->weights, 0, sizeof(float) * group * (size_t)cv->groups);
     for (int g = 0; g < cv->groups; g++)
-        for (size_t o = 0; o < m; o++) {
-            const float *row = w + (g * m + o) * k;
-            float *dst = cv->weights + g * group + o / MR * MR * k + o % MR;
-            for (size_t p = 0; p < k; p++)
-                dst[p * MR] = row[p];
-        }
+        pack_a(cv->weights + g * group, w + g * m * k, m, k);
+    if (wino_fits(cv) && prepare_wino(cv, w)) {
+        nn_conv_release(cv);
+        return -1;
+    }
     return k <= NN_INT8_MAX_K ? prepare_int8(cv, w) : 0;
 }
 
@@ -592,7 +790,8 @@ void nn_conv_release(nn_conv *cv)
     free(cv->bias);
     free(cv->w8);
     free(cv->w8_scale);
-    cv->weights = cv->bias = cv->w8_scale = NULL;
+    free(cv->wino);
+    cv->weights = cv->bias = cv->w8_scale = cv->wino = NULL;
     cv->w8 = NULL;
 }
 
@@ -709,15 +908,44 @@ static uint64_t gemm_scratch(const nn_conv *cv, int64_t h, int64_t w, int int8, 
     return *panel + (int8 ? round_up(k, 4) * NR : sizeof(float) * KC * NR);
 }
 
+/* Tile rows of a Winograd block: about WINO_TILES tiles, at least a row. */
+static int wino_rows(int64_t tw, int64_t th)
+{
+    int64_t r = WINO_TILES / tw;
+    return (int)(r < 1 ? 1 : r < th ? r : th);
+}
+
+/*
+ * A Winograd convolution's scratch, in bytes, for an h x w input: the B
+ * panel (KC x NR floats) at 0, then at[0] the transformed input V (16 x
+ * in_c x the block's tiles), at[1] the products M (16 x out_c x tiles),
+ * at[2] the transforms' tmp, at[3] out_c zeros (the GEMMs' bias), at[4]
+ * koff (see conv_koff).
+ */
+static uint64_t wino_scratch(const nn_conv *cv, int64_t h, int64_t w, size_t at[5])
+{
+    int64_t tw = (w + 1) / 2, tb = wino_rows(tw, (h + 1) / 2) * tw;
+    uint64_t size[5] = { 16 * (uint64_t)cv->in_c * tb, 16 * (uint64_t)cv->out_c * tb,
+                         wino_tmp((int)tw), (uint64_t)cv->out_c, 0 };
+    uint64_t end = sizeof(float) * KC * NR;
+    for (int i = 0; i < 5; i++) {
+        at[i] = end;
+        end += round_up(sizeof(float) * size[i], 64);
+    }
+    return end + sizeof(size_t) * (uint64_t)cv->in_c;
+}
+
 uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
 {
     /* A direct convolution phases one channel at a time. */
     if (cv->direct)
         return phase_floats(&cv->win, 1, h, w);
-    size_t koff, panel;
+    size_t koff, panel, at[5];
     uint64_t f = gemm_scratch(cv, h, w, 0, &koff, &panel);
     uint64_t b = cv->w8 ? gemm_scratch(cv, h, w, 1, &koff, &panel) : 0;
-    return ((f > b ? f : b) + 3) / 4;
+    uint64_t v = cv->wino ? wino_scratch(cv, h, w, at) : 0;
+    f = f > b ? f : b;
+    return ((f > v ? f : v) + 3) / 4;
 }
 
 /*
@@ -869,6 +1097,62 @@ static void conv_koff(const phased *v, const nn_window *p, int k, size_t *koff)
         koff[kk] = koff[kk - taps] + row_at(v, p, 1, 0);
 }
 
+/*
+ * A 3x3 convolution at stride 1 padded by 1, as Winograd's F(2x2, 3x3)
+ * (Lavin and Gray, 2015): each 2x2 block of outputs is A^T M A, where M
+ * = sum over input channels of U .* (B^T d B), d being the 4x4 input
+ * around the block and U the weights' form made by prepare_wino(). The 16
+ * products per channel pair take the place of the 36 of the plain
+ * product (the recogniser's 3x3 layers are four fifths of its
+ * multiply-adds), and each of the 16 sums over channels is a matrix
+ * product M_x[out_c][tiles] = U_x x V_x[in_c][tiles], which gemm() runs
+ * as a 1x1 convolution over a row of tiles. Rows of tiles are done a
+ * block at a time so that V and M stay in cache. The float result differs
+ * from the plain product's by rounding only (nn tests, nn_bench).
+ */
+static void wino_run(const kernels *kn, const nn_conv *cv, const float *in, int h, int w,
+                     float *out, int oh, int ow, float *scratch)
+{
+    size_t at[5];
+    wino_scratch(cv, h, w, at);
+    uint8_t *base = (uint8_t *)scratch;
+    float *buf = scratch, *V = (float *)(base + at[0]), *M = (float *)(base + at[1]);
+    float *tmp = (float *)(base + at[2]), *zero = (float *)(base + at[3]);
+    size_t *koff = (size_t *)(base + at[4]);
+    int tw = (ow + 1) / 2, th = (oh + 1) / 2, nty = wino_rows(tw, th);
+    int m = cv->out_c, k = cv->in_c, relu = cv->act == NN_ACT_RELU;
+    size_t one = round_up((size_t)m, MR) * (size_t)k;
+    const nn_window p1 = { 1, 1, 1, 1, 0, 0 };
+    memset(zero, 0, sizeof(float) * (size_t)m);
+    for (int ty0 = 0; ty0 < th; ty0 += nty) {
+        int rows = th - ty0 < nty ? th - ty0 : nty;
+        size_t n = (size_t)rows * (size_t)tw;
+        for (int c = 0; c < k; c++)
+            for (int r = 0; r < rows; r++) {
+                const float *src[4];
+                for (int i = 0; i < 4; i++) {
+                    int y = 2 * (ty0 + r) - 1 + i;
+                    src[i] = y >= 0 && y < h ? in + ((size_t)c * h + y) * w : NULL;
+                }
+                kn->wino_in(src, w, tw, V + c * n + (size_t)r * tw, (size_t)k * n, tmp);
+            }
+        for (int x = 0; x < 16; x++) {
+            phased v = { V + x * (size_t)k * n, NULL, n, 1, 1 };
+            if (x == 0)
+                conv_koff(&v, &p1, k, koff);
+            gemm(kn, m, (int)n, k, cv->wino + x * one, &v, &p1, 0, (int)n, koff, buf, zero, 0,
+                 M + x * (size_t)m * n);
+        }
+        for (int o = 0; o < m; o++)
+            for (int r = 0; r < rows; r++) {
+                int oy = 2 * (ty0 + r);
+                float *o0 = out + ((size_t)o * oh + oy) * ow;
+                kn->wino_out(M + o * n + (size_t)r * tw, (size_t)m * n, tw, ow, cv->bias[o],
+                             relu, o0, oy + 1 < oh ? o0 + ow : NULL, tmp);
+            }
+    }
+}
+
 void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
                  float *out, int oh, int ow, float *scratch)
 {
@@ -880,6 +1164,8 @@ void nn_conv_run(const nn_conv *cv, const float *in, int h, int w,
     float sa = big > 0 ? big / 255 : 1;
     if (cv->direct) {
         conv_direct(&kn, cv, in, h, w, out, oh, ow, scratch);
+    } else if (cv->wino && big < 0) {
+        wino_run(&kn, cv, in, h, w, out, oh, ow, scratch);
     } else {
         phased v = phase_input(&kn, in, cv->in_c, h, w, p, big >= 0 ? 1 / sa : 0, 0, scratch);
         int cpg = cv->in_c / cv->groups, m = cv->out_c / cv->groups, relu = cv->act == NN_ACT_RELU;

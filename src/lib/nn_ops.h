@@ -49,6 +49,12 @@ typedef struct nn_conv {
     int8_t *w8;
     float *w8_scale;
     int use_int8;
+    /*
+     * A 3x3 convolution at stride 1 padded by 1, ungrouped, runs in float
+     * as Winograd's F(2x2, 3x3): its weights' 16 transformed matrices,
+     * packed, here; NULL for every other convolution.
+     */
+    float *wino;
 } nn_conv;
 
 /* The longest GEMM row (in_c / groups * kh * kw) given an int8 form: its
