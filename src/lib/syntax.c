@@ -10,6 +10,7 @@
 #include "syntax.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,45 @@ static int walk_format(int f, int len, visit_fn visit, void *ctx)
     return 0;
 }
 
+/*
+ * Every way each format lays out a text of each length, in FORMATS order:
+ * made once, so that ranking and classifying test masks instead of
+ * walking patterns (which, parsing their repeat counts every time, took a
+ * tenth of the time a plate crop takes to read). The most any length has
+ * is 14, for five characters.
+ */
+#define MAX_LAYOUTS 32
+
+typedef struct layout {
+    int fmt;
+    uint64_t mask[ANPR_MAX_TEXT];
+} layout;
+
+static layout LAYOUTS[ANPR_MAX_TEXT][MAX_LAYOUTS];
+static int N_LAYOUTS[ANPR_MAX_TEXT];
+static pthread_once_t layouts_once = PTHREAD_ONCE_INIT;
+
+static int collect(const uint64_t *mask, void *ctx)
+{
+    const int *fl = ctx; /* format, length */
+    int *n = &N_LAYOUTS[fl[1]];
+    if (*n < MAX_LAYOUTS) {
+        LAYOUTS[fl[1]][*n].fmt = fl[0];
+        memcpy(LAYOUTS[fl[1]][*n].mask, mask, sizeof(uint64_t) * (size_t)fl[1]);
+        ++*n;
+    }
+    return 0;
+}
+
+static void layouts_init(void)
+{
+    for (int len = 1; len < ANPR_MAX_TEXT; len++)
+        for (int f = 0; f < N_FORMATS; f++) {
+            int fl[2] = { f, len };
+            walk_format(f, len, collect, fl);
+        }
+}
+
 typedef struct fit_ctx {
     const int *sym;
     int len;
@@ -222,11 +262,12 @@ static int classify_index(const char *text, int len, anpr_country country)
         sym[i] = sym_index(text[i]);
     fit_ctx c = { sym, len };
     int best = -1;
-    for (int f = 0; f < N_FORMATS; f++) {
-        if (!selected(f, country))
+    for (int i = 0; i < N_LAYOUTS[len]; i++) {
+        int f = LAYOUTS[len][i].fmt;
+        if (f == best || !selected(f, country))
             continue;
         /* Fit first: a format's adjust may assume the format's layout. */
-        if (walk_format(f, len, fits, &c)
+        if (fits(LAYOUTS[len][i].mask, &c)
             && (best < 0 || format_prior(f, text) > format_prior(best, text)))
             best = f;
     }
@@ -238,6 +279,7 @@ void syntax_classify(const char *text, anpr_country country,
 {
     char up[ANPR_MAX_TEXT];
     int f = -1;
+    pthread_once(&layouts_once, layouts_init);
     size_t len = text ? strnlen(text, ANPR_MAX_TEXT) : 0;
     if (len > 0 && len < ANPR_MAX_TEXT) {
         size_t i;
@@ -416,15 +458,16 @@ int syntax_rank(const plate_reading *r, int n, anpr_country country,
 {
     if (!r || !out || n <= 0 || max_out <= 0)
         return 0;
+    pthread_once(&layouts_once, layouts_init);
     rank_ctx x;
     x.country = country;
     x.n = 0;
     for (int k = 0; k < n; k++) {
         if (!load_reading(&x, &r[k]))
             continue;
-        for (int f = 0; f < N_FORMATS; f++)
-            if (selected(f, country))
-                walk_format(f, x.len, rewrite, &x);
+        for (int i = 0; i < N_LAYOUTS[x.len]; i++)
+            if (selected(LAYOUTS[x.len][i].fmt, country))
+                rewrite(LAYOUTS[x.len][i].mask, &x);
         /* As read, for when no format fits (an all-X mask keeps it). */
         uint64_t keep[ANPR_MAX_TEXT];
         for (int i = 0; i < x.len; i++)
