@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--corner-weight", type=float, default=2.0)
     ap.add_argument("--aspect-jitter", type=float, default=1.5)
     ap.add_argument("--us-weight", type=float, default=1.5)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (scenes are composed in between, on one)")
     ap.add_argument("--every", type=float, default=6, help="minutes between checkpoints")
     ap.add_argument("--sign-share", type=float, default=0.3, help="share of scenes with signs and lettering")
     ap.add_argument("--init", help="start from these weights (a checkpoint, or an .nnw file such as "
@@ -50,7 +51,7 @@ def main():
     ap.add_argument("--out", help="write the weights here only, not to models/detector.nnw")
     ap.add_argument("--export-only", action="store_true")
     a = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     os.makedirs(OUT, exist_ok=True)
 
