@@ -14,7 +14,10 @@
  * against every W panel, so it stays in L1 while W streams from L2, and
  * both are read strictly sequentially. The int8 form quantises the input
  * to bytes as it makes the phased copy, once per input value, and gathers
- * each B panel from those bytes for the whole of K at once.
+ * each B panel from those bytes for the whole of K at once. In float, an
+ * ungrouped 3x3 convolution at stride 1 padded by 1 runs as Winograd's
+ * F(2x2, 3x3) instead, whose 16 matrix products the same GEMM runs (see
+ * wino_run).
  *
  * The micro-kernel and the row kernel come in a portable version and, on
  * x86-64, an AVX2+FMA one chosen at run time (the int8 kernels an AVX-512
@@ -34,8 +37,8 @@
 #define MR 6    /* rows of a W panel and of a micro-kernel tile */
 #define NR 16   /* columns of a B panel and of a micro-kernel tile */
 #define KC 256  /* K block: an NR x KC block of B is 16 KiB */
-/* Tiles per Winograd block: the recogniser's largest 3x3 layer (24 -> 48
- * channels) then keeps its V and M in 300 KiB. */
+/* Tiles per Winograd block: a block of each of the recogniser's 3x3
+ * layers then holds its V and M in 300 to 400 KiB, inside a core's L2. */
 #define WINO_TILES 64
 
 /*
@@ -925,14 +928,16 @@ static int wino_rows(int64_t tw, int64_t th)
 static uint64_t wino_scratch(const nn_conv *cv, int64_t h, int64_t w, size_t at[5])
 {
     int64_t tw = (w + 1) / 2, tb = wino_rows(tw, (h + 1) / 2) * tw;
-    uint64_t size[5] = { 16 * (uint64_t)cv->in_c * tb, 16 * (uint64_t)cv->out_c * tb,
-                         wino_tmp((int)tw), (uint64_t)cv->out_c, 0 };
-    uint64_t end = sizeof(float) * KC * NR;
+    uint64_t f = sizeof(float), size[5] = { f * 16 * (uint64_t)cv->in_c * tb,
+                                            f * 16 * (uint64_t)cv->out_c * tb,
+                                            f * wino_tmp((int)tw), f * (uint64_t)cv->out_c,
+                                            sizeof(size_t) * (uint64_t)cv->in_c };
+    uint64_t end = f * KC * NR;
     for (int i = 0; i < 5; i++) {
         at[i] = end;
-        end += round_up(sizeof(float) * size[i], 64);
+        end += round_up(size[i], 64);
     }
-    return end + sizeof(size_t) * (uint64_t)cv->in_c;
+    return end;
 }
 
 uint64_t nn_conv_scratch(const nn_conv *cv, int64_t h, int64_t w)
