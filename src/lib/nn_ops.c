@@ -1108,7 +1108,7 @@ static void conv_koff(const phased *v, const nn_window *p, int k, size_t *koff)
  * = sum over input channels of U .* (B^T d B), d being the 4x4 input
  * around the block and U the weights' form made by prepare_wino(). The 16
  * products per channel pair take the place of the 36 of the plain
- * product (the recogniser's 3x3 layers are four fifths of its
+ * product (the recogniser's 3x3 layers are three quarters of its
  * multiply-adds), and each of the 16 sums over channels is a matrix
  * product M_x[out_c][tiles] = U_x x V_x[in_c][tiles], which gemm() runs
  * as a 1x1 convolution over a row of tiles. Rows of tiles are done a
