@@ -157,54 +157,12 @@ static int selected(int f, anpr_country country)
 }
 
 /*
- * Calls visit(mask, ctx) for every way the pattern p (up to '|' or its end)
- * lays out a text of length len, mask[i] holding the symbols allowed at i.
- * Stops, returning nonzero, as soon as visit does.
- */
-typedef int (*visit_fn)(const uint64_t *mask, void *ctx);
-
-static int walk(const char *p, uint64_t *mask, int pos, int len,
-                visit_fn visit, void *ctx)
-{
-    if (*p == '\0' || *p == '|')
-        return pos == len ? visit(mask, ctx) : 0;
-    uint64_t m = class_mask(*p);
-    const char *next = p + 1;
-    int lo = 1, hi = 1;
-    if (*next == '{') {
-        char *end;
-        lo = (int)strtol(next + 1, &end, 10);
-        hi = (int)strtol(end + 1, &end, 10);
-        next = end + 1;
-    }
-    for (int k = 1; k <= hi && pos + k <= len; k++) {
-        mask[pos + k - 1] = *p == 'S' && k == 1 ? m & ~1ull : m;
-        if (k >= lo && walk(next, mask, pos + k, len, visit, ctx))
-            return 1;
-    }
-    return 0;
-}
-
-/* walk() over every alternative of format f. */
-static int walk_format(int f, int len, visit_fn visit, void *ctx)
-{
-    uint64_t mask[ANPR_MAX_TEXT];
-    for (const char *p = FORMATS[f].pattern; p; p = strchr(p, '|')) {
-        if (*p == '|')
-            p++;
-        if (walk(p, mask, 0, len, visit, ctx))
-            return 1;
-    }
-    return 0;
-}
-
-/*
  * Every way each format lays out a text of each length, in FORMATS order:
  * made once, so that ranking and classifying test masks instead of
  * walking the patterns for every reading (and parsing their repeat counts
  * each time), which was 4% of the instructions a plate crop takes
  * (callgrind over the held-out crops). The most any length has is 14, for
- * five characters; collect() drops any past MAX_LAYOUTS, so a new format
+ * five characters; walk() drops any past MAX_LAYOUTS, so a new format
  * must keep that count under it.
  */
 #define MAX_LAYOUTS 32
@@ -218,37 +176,56 @@ static layout LAYOUTS[ANPR_MAX_TEXT][MAX_LAYOUTS];
 static int N_LAYOUTS[ANPR_MAX_TEXT];
 static pthread_once_t layouts_once = PTHREAD_ONCE_INIT;
 
-static int collect(const uint64_t *mask, void *ctx)
+/*
+ * Adds to LAYOUTS[len], as format f's, every way the pattern p (up to '|'
+ * or its end) lays out a text of length len, mask[i] holding the symbols
+ * allowed at i (mask[0..pos) already laid out).
+ */
+static void walk(const char *p, uint64_t *mask, int pos, int len, int f)
 {
-    const int *fl = ctx; /* format, length */
-    int *n = &N_LAYOUTS[fl[1]];
-    if (*n < MAX_LAYOUTS) {
-        LAYOUTS[fl[1]][*n].fmt = fl[0];
-        memcpy(LAYOUTS[fl[1]][*n].mask, mask, sizeof(uint64_t) * (size_t)fl[1]);
-        ++*n;
+    if (*p == '\0' || *p == '|') {
+        int *n = &N_LAYOUTS[len];
+        if (pos == len && *n < MAX_LAYOUTS) {
+            LAYOUTS[len][*n].fmt = f;
+            memcpy(LAYOUTS[len][*n].mask, mask, sizeof(uint64_t) * (size_t)len);
+            ++*n;
+        }
+        return;
     }
-    return 0;
+    uint64_t m = class_mask(*p);
+    const char *next = p + 1;
+    int lo = 1, hi = 1;
+    if (*next == '{') {
+        char *end;
+        lo = (int)strtol(next + 1, &end, 10);
+        hi = (int)strtol(end + 1, &end, 10);
+        next = end + 1;
+    }
+    for (int k = 1; k <= hi && pos + k <= len; k++) {
+        mask[pos + k - 1] = *p == 'S' && k == 1 ? m & ~1ull : m;
+        if (k >= lo)
+            walk(next, mask, pos + k, len, f);
+    }
 }
 
+/* walk() over every alternative of every format, at every length. */
 static void layouts_init(void)
 {
+    uint64_t mask[ANPR_MAX_TEXT];
     for (int len = 1; len < ANPR_MAX_TEXT; len++)
-        for (int f = 0; f < N_FORMATS; f++) {
-            int fl[2] = { f, len };
-            walk_format(f, len, collect, fl);
-        }
+        for (int f = 0; f < N_FORMATS; f++)
+            for (const char *p = FORMATS[f].pattern; p; p = strchr(p, '|')) {
+                if (*p == '|')
+                    p++;
+                walk(p, mask, 0, len, f);
+            }
 }
 
-typedef struct fit_ctx {
-    const int *sym;
-    int len;
-} fit_ctx;
-
-static int fits(const uint64_t *mask, void *ctx)
+/* Whether symbols sym[0..len) fit the layout mask. */
+static int fits(const uint64_t *mask, const int *sym, int len)
 {
-    const fit_ctx *c = ctx;
-    for (int i = 0; i < c->len; i++)
-        if (!(mask[i] >> c->sym[i] & 1))
+    for (int i = 0; i < len; i++)
+        if (!(mask[i] >> sym[i] & 1))
             return 0;
     return 1;
 }
@@ -262,14 +239,13 @@ static int classify_index(const char *text, int len, anpr_country country)
     int sym[ANPR_MAX_TEXT];
     for (int i = 0; i < len; i++)
         sym[i] = sym_index(text[i]);
-    fit_ctx c = { sym, len };
     int best = -1;
     for (int i = 0; i < N_LAYOUTS[len]; i++) {
         int f = LAYOUTS[len][i].fmt;
         if (f == best || !selected(f, country))
             continue;
         /* Fit first: a format's adjust may assume the format's layout. */
-        if (fits(LAYOUTS[len][i].mask, &c)
+        if (fits(LAYOUTS[len][i].mask, sym, len)
             && (best < 0 || format_prior(f, text) > format_prior(best, text)))
             best = f;
     }
@@ -408,10 +384,10 @@ static int rewrite_symbol(const rank_ctx *x, int i, uint64_t allowed, double *p)
     return bp >= SYNTAX_MIN_P ? best : -1;
 }
 
-/* visit_fn: the current reading rewritten into one format layout. */
-static int rewrite(const uint64_t *mask, void *ctx)
+/* Adds the current reading rewritten into one format layout, if it can
+ * be. */
+static void rewrite(const uint64_t *mask, rank_ctx *x)
 {
-    rank_ctx *x = ctx;
     char text[ANPR_MAX_TEXT] = { 0 };
     float cc[ANPR_MAX_TEXT] = { 0 };
     double net = x->logp;
@@ -421,14 +397,13 @@ static int rewrite(const uint64_t *mask, void *ctx)
         if (!(mask[i] >> s & 1)) {
             s = rewrite_symbol(x, i, mask[i], &p);
             if (s < 0)
-                return 0;
+                return;
             net += log(p / x->p_read[i]);
         }
         text[i] = ALPHABET[s];
         cc[i] = (float)p;
     }
     add_candidate(x, text, cc, net);
-    return 0; /* every layout may give another text */
 }
 
 /* Loads r into x; 0 if it is not a usable reading. */
