@@ -1141,13 +1141,12 @@ static void wino_run(const kernels *kn, const nn_conv *cv, const float *in, int 
                 }
                 kn->wino_in(src, w, tw, V + c * n + (size_t)r * tw, (size_t)k * n, tmp);
             }
-        for (int x = 0; x < 16; x++) {
-            phased v = { V + x * (size_t)k * n, NULL, n, 1, 1 };
-            if (x == 0)
-                conv_koff(&v, &p1, k, koff);
+        /* Each V_x is a 1 x n image of k channels; all share one koff. */
+        phased v = { V, NULL, n, 1, 1 };
+        conv_koff(&v, &p1, k, koff);
+        for (int x = 0; x < 16; x++, v.p += (size_t)k * n)
             gemm(kn, m, (int)n, k, cv->wino + x * one, &v, &p1, 0, (int)n, koff, buf, zero, 0,
                  M + x * (size_t)m * n);
-        }
         for (int o = 0; o < m; o++)
             for (int r = 0; r < rows; r++) {
                 int oy = 2 * (ty0 + r);
