@@ -1,7 +1,7 @@
 /*
  * nn_bench.c: speed of the nn runtime on networks shaped like anpr's.
  *
- *   nn_bench [--repeat N] [--only G] [FILE.nnw...]
+ *   nn_bench [--repeat N] [--only G] [--size HxW] [--layers] [FILE.nnw...]
  *
  * Times three built-in graphs with random weights: the recogniser as the
  * brief sketched it, the recogniser of train/rec_train.py (32x128 grey
@@ -15,6 +15,10 @@
  * int8 (see nn_set_int8), with uniform inputs in [-1, 1). The core's AVX2
  * FMA peak, measured first, puts the GFLOP/s in proportion. --only G times
  * graph G (0, 1 or 2) alone and skips the baseline, for profiling.
+ * --size times the files at an input of H x W instead (the detector's
+ * second look is 96x160); --layers adds, per file, each layer's mean time
+ * in float over the runs, its shape and the path it takes, and the
+ * GFLOP/s of each convolution: where the time of a whole network goes.
  *
  * Build and run from the repository root (bench/CMakeLists.txt):
  *   cmake -B build -DCMAKE_BUILD_TYPE=Release && make -C build nn_bench
@@ -324,7 +328,35 @@ static void bench_graph(int g, int repeat, int baseline, double peak)
     free(b.p);
 }
 
-static void bench_file(const char *path, int repeat)
+/* Each layer's mean time in float over `repeat` runs (see nn_work_profile). */
+static void profile_layers(nn_net *net, nn_work *work, const nn_tensor *in, int repeat)
+{
+    int n = nn_layers(net);
+    double *ms = calloc((size_t)n, sizeof *ms), total = 0;
+    const nn_tensor *out;
+    char err[256], what[160];
+    nn_set_int8(net, 0);
+    nn_work_profile(work, ms);
+    for (int r = 0; r < repeat; r++)
+        if (nn_run(net, work, in, &out, err, sizeof err)) {
+            fprintf(stderr, "nn_run: %s\n", err);
+            exit(1);
+        }
+    nn_work_profile(work, NULL);
+    for (int i = 0; i < n; i++)
+        total += ms[i] / repeat;
+    for (int i = 1; i <= n; i++) {
+        double t = ms[i - 1] / repeat, macs = nn_layer_describe(net, work, i, what, sizeof what);
+        printf("  %3d %-52s %8.1f us %5.1f%%", i, what, 1e3 * t, 100 * t / total);
+        if (macs > 0)
+            printf(" %6.2f M MACs %5.1f GFLOP/s", macs / 1e6, 2 * macs / t / 1e6);
+        putchar('\n');
+    }
+    printf("  layers' total %.1f us (mean)\n", 1e3 * total);
+    free(ms);
+}
+
+static void bench_file(const char *path, int repeat, int size_h, int size_w, int layers)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -346,6 +378,8 @@ static void bench_file(const char *path, int repeat)
     }
     int c, h, w;
     nn_input_shape(net, &c, &h, &w);
+    if (size_h > 0)
+        h = size_h, w = size_w;
     size_t n = (size_t)c * h * w;
     nn_tensor in = {c, h, w, malloc(sizeof(float) * n)};
     uint32_t seed = 99;
@@ -361,6 +395,8 @@ static void bench_file(const char *path, int repeat)
     t = time_nn(net, work, &in, repeat, &out, &best);
     printf(" | int8 median %7.1f us, best %7.1f us | output %dx%dx%d\n", t, best,
            out->c, out->h, out->w);
+    if (layers)
+        profile_layers(net, work, &in, repeat);
     nn_work_free(work);
     nn_free(net);
     free(in.data);
@@ -369,15 +405,23 @@ static void bench_file(const char *path, int repeat)
 int main(int argc, char **argv)
 {
     int repeat = 50, only = -1, i = 1, n_graphs = sizeof graphs / sizeof graphs[0];
-    for (; i + 1 < argc && argv[i][0] == '-'; i += 2)
-        if (!strcmp(argv[i], "--repeat"))
-            repeat = atoi(argv[i + 1]);
+    int size_h = 0, size_w = 0, layers = 0, bad = 0;
+    for (; i < argc && argv[i][0] == '-'; i++)
+        if (!strcmp(argv[i], "--layers"))
+            layers = 1;
+        else if (i + 1 == argc)
+            bad = 1;
+        else if (!strcmp(argv[i], "--repeat"))
+            repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only"))
-            only = atoi(argv[i + 1]);
+            only = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--size"))
+            bad |= sscanf(argv[++i], "%dx%d", &size_h, &size_w) != 2 || size_h < 1 || size_w < 1;
         else
-            repeat = 0;
-    if (repeat < 1 || only >= n_graphs) {
-        fprintf(stderr, "usage: nn_bench [--repeat N] [--only G] [FILE.nnw...]\n");
+            bad = 1;
+    if (bad || repeat < 1 || only >= n_graphs) {
+        fprintf(stderr, "usage: nn_bench [--repeat N] [--only G] [--size HxW] [--layers] "
+                "[FILE.nnw...]\n");
         return 2;
     }
     double peak = peak_gflops();
@@ -387,6 +431,6 @@ int main(int argc, char **argv)
         if (only < 0 || g == only)
             bench_graph(g, repeat, only < 0, peak);
     for (; i < argc; i++)
-        bench_file(argv[i], repeat);
+        bench_file(argv[i], repeat, size_h, size_w, layers);
     return 0;
 }

@@ -456,11 +456,38 @@ static void test_small_valid(void)
     nn_work *work = nn_work_new();
     const nn_tensor *out;
     nn_tensor t = {2, 8, 8, in};
+    char what[128];
+    CHECK(nn_layer_describe(net, work, 1, what, sizeof what) < 0, "described before a run");
     CHECK(!nn_run(net, work, &t, &out, err, sizeof err), "%s", err);
     CHECK(out->c == 8 && out->h == 4 && out->w == 4, "output %dx%dx%d",
           out->c, out->h, out->w);
     for (int i = 0; i < 8 * 4 * 4; i++)
         CHECK(out->data[i] >= 0.5f && out->data[i] <= 1, "sigmoid of a ReLU");
+
+    /* What nn_bench --layers prints, and the per-layer timing it sums. */
+    CHECK(nn_layers(net) == 8, "%d layers", nn_layers(net));
+    CHECK(nn_layer_describe(net, work, 1, what, sizeof what) == 4 * 8 * 8 * 2 * 9 &&
+          !strcmp(what, "conv 3x3/1 g1 winograd 2x8x8 -> 4x8x8"), "layer 1: %s", what);
+    CHECK(nn_layer_describe(net, work, 5, what, sizeof what) == 8 * 8 * 8 * 9 &&
+          !strcmp(what, "conv 3x3/1 g8 direct 8x8x8 -> 8x8x8"), "layer 5: %s", what);
+    CHECK(nn_layer_describe(net, work, 4, what, sizeof what) == 0 &&
+          !strcmp(what, "concat 4x8x8 -> 8x8x8"), "layer 4: %s", what);
+    CHECK(nn_layer_describe(net, work, 0, what, sizeof what) < 0 &&
+          nn_layer_describe(net, work, 9, what, sizeof what) < 0, "layers out of range");
+    double ms[8] = {0}, sum = 0;
+    nn_work_profile(work, ms);
+    CHECK(!nn_run(net, work, &t, &out, err, sizeof err), "profiled: %s", err);
+    nn_work_profile(work, NULL);
+    for (int i = 0; i < 8; i++) {
+        CHECK(ms[i] >= 0, "layer %d took %g ms", i + 1, ms[i]);
+        sum += ms[i];
+    }
+    CHECK(sum > 0, "no time profiled");
+    CHECK(!nn_run(net, work, &t, &out, err, sizeof err), "%s", err);
+    double again = 0;
+    for (int i = 0; i < 8; i++)
+        again += ms[i];
+    CHECK(again == sum, "profiled after nn_work_profile(NULL)");
 
     /* Refusals at run time leave the workspace usable. */
     t = (nn_tensor){3, 8, 8, in};
@@ -473,6 +500,7 @@ static void test_small_valid(void)
     nn_work_set_max_bytes(work, 1000);
     CHECK(nn_run(net, work, &t, &out, err, sizeof err) && strstr(err, "limit"),
           "byte cap: %s", err);
+    CHECK(nn_layer_describe(net, work, 1, what, sizeof what) < 0, "described a failed run");
     nn_work_set_max_bytes(work, NN_MAX_BYTES_DEFAULT);
     CHECK(!nn_run(net, work, &t, &out, err, sizeof err), "after errors: %s", err);
     CHECK(nn_run(net, work, NULL, &out, err, sizeof err), "NULL input accepted");

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { OP_CONV = 1, OP_MAXPOOL, OP_AVGPOOL, OP_UPSAMPLE, OP_CONCAT, OP_ADD, OP_ACT };
 
@@ -75,6 +76,8 @@ struct nn_work {
     uint64_t scratch_need, scratch_have;
     float *scratch;
     nn_tensor out;
+    const nn_net *ran;      /* the network the shapes above are of */
+    double *profile;        /* see nn_work_profile() */
 };
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
@@ -799,6 +802,13 @@ static void run_layer(const nn_net *net, nn_work *w, const float *input, int li)
     }
 }
 
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
            const nn_tensor **out, char *err, size_t errlen)
 {
@@ -812,6 +822,7 @@ int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
              "channels", in->c, in->h, in->w, net->in_c);
         return -1;
     }
+    w->ran = NULL;
     if (plan(net, w, in->h, in->w, err, errlen))
         return -1;
     for (int k = 0; k < w->cap; k++)
@@ -819,8 +830,13 @@ int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
             goto nomem;
     if (ensure(&w->scratch, &w->scratch_have, w->scratch_need, &w->allocs))
         goto nomem;
-    for (int i = 1; i <= net->n; i++)
+    w->ran = net;
+    for (int i = 1; i <= net->n; i++) {
+        double t0 = w->profile ? now_ms() : 0;
         run_layer(net, w, in->data, i);
+        if (w->profile)
+            w->profile[i - 1] += now_ms() - t0;
+    }
     const shape *s = &w->shape[net->n];
     w->out = (nn_tensor){s->c, s->h, s->w, output(w, net->n)};
     *out = &w->out;
@@ -828,4 +844,42 @@ int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
 nomem:
     fail(err, errlen, "out of memory for activations");
     return -1;
+}
+
+void nn_work_profile(nn_work *w, double *ms)
+{
+    w->profile = ms;
+}
+
+int nn_layers(const nn_net *net)
+{
+    return net->n;
+}
+
+double nn_layer_describe(const nn_net *net, const nn_work *w, int i, char *buf, size_t len)
+{
+    static const char *const names[] = { "", "conv", "maxpool", "avgpool", "upsample",
+                                         "concat", "add", "act" };
+    if (w->ran != net || i < 1 || i > net->n || !len)
+        return -1;
+    const layer *L = &net->layers[i];
+    const shape *x = &w->shape[L->in[0]], *s = &w->shape[i];
+    char what[64] = "";
+    double macs = 0;
+    if (L->op == OP_CONV) {
+        const nn_conv *cv = &L->conv;
+        /* The path nn_conv_run() takes (int8 falls back to float on an
+         * input it cannot scale). */
+        const char *path = cv->direct ? "direct" : cv->use_int8 && cv->w8 ? "int8"
+                         : cv->wino ? "winograd" : "gemm";
+        char stride[24];
+        snprintf(stride, sizeof stride, cv->win.sh == cv->win.sw ? "%d" : "%dx%d", cv->win.sh,
+                 cv->win.sw);
+        snprintf(what, sizeof what, " %dx%d/%s g%d %s", cv->win.kh, cv->win.kw, stride,
+                 cv->groups, path);
+        macs = (double)s->c * s->h * s->w * (cv->in_c / cv->groups) * cv->win.kh * cv->win.kw;
+    }
+    snprintf(buf, len, "%s%s %dx%dx%d -> %dx%dx%d", names[L->op], what, x->c, x->h, x->w,
+             s->c, s->h, s->w);
+    return macs;
 }

@@ -75,6 +75,24 @@ size_t nn_work_bytes(const nn_work *w);
 int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
            const nn_tensor **out, char *err, size_t errlen);
 
+/*
+ * Per-layer timing, for benchmarks: while ms is set, every nn_run() with w
+ * adds the wall-clock milliseconds of layer i (1 to nn_layers()) to
+ * ms[i - 1]; NULL stops it. The caller zeroes ms and divides by its runs.
+ */
+void nn_work_profile(nn_work *w, double *ms);
+
+/* The number of layers of net. */
+int nn_layers(const nn_net *net);
+
+/*
+ * Writes into buf one line on layer i (1 to nn_layers()) as w's last run
+ * shaped it, such as "conv 3x3/2 g16 direct 16x144x256 -> 16x72x128",
+ * and returns its multiply-adds (0 for a layer that is not a convolution);
+ * -1 when w has not run net or i is out of range.
+ */
+double nn_layer_describe(const nn_net *net, const nn_work *w, int i, char *buf, size_t len);
+
 /* CRC-32 with the zlib polynomial, as in the weight file's trailer. */
 uint32_t nn_crc32(const void *data, size_t len);
 
