@@ -467,9 +467,9 @@ static void test_small_valid(void)
     /* What nn_bench --layers prints, and the per-layer timing it sums. */
     CHECK(nn_layers(net) == 8, "%d layers", nn_layers(net));
     CHECK(nn_layer_describe(net, work, 1, what, sizeof what) == 4 * 8 * 8 * 2 * 9 &&
-          !strcmp(what, "conv 3x3/1 g1 winograd 2x8x8 -> 4x8x8"), "layer 1: %s", what);
+          !strcmp(what, "conv2d 3x3/1 g1 winograd 2x8x8 -> 4x8x8"), "layer 1: %s", what);
     CHECK(nn_layer_describe(net, work, 5, what, sizeof what) == 8 * 8 * 8 * 9 &&
-          !strcmp(what, "conv 3x3/1 g8 direct 8x8x8 -> 8x8x8"), "layer 5: %s", what);
+          !strcmp(what, "conv2d 3x3/1 g8 direct 8x8x8 -> 8x8x8"), "layer 5: %s", what);
     CHECK(nn_layer_describe(net, work, 4, what, sizeof what) == 0 &&
           !strcmp(what, "concat 4x8x8 -> 8x8x8"), "layer 4: %s", what);
     CHECK(nn_layer_describe(net, work, 0, what, sizeof what) < 0 &&

@@ -858,8 +858,6 @@ int nn_layers(const nn_net *net)
 
 double nn_layer_describe(const nn_net *net, const nn_work *w, int i, char *buf, size_t len)
 {
-    static const char *const names[] = { "", "conv", "maxpool", "avgpool", "upsample",
-                                         "concat", "add", "act" };
     if (w->ran != net || i < 1 || i > net->n || !len)
         return -1;
     const layer *L = &net->layers[i];
@@ -879,7 +877,7 @@ double nn_layer_describe(const nn_net *net, const nn_work *w, int i, char *buf, 
                  cv->groups, path);
         macs = (double)s->c * s->h * s->w * (cv->in_c / cv->groups) * cv->win.kh * cv->win.kw;
     }
-    snprintf(buf, len, "%s%s %dx%dx%d -> %dx%dx%d", names[L->op], what, x->c, x->h, x->w,
+    snprintf(buf, len, "%s%s %dx%dx%d -> %dx%dx%d", op_names[L->op], what, x->c, x->h, x->w,
              s->c, s->h, s->w);
     return macs;
 }

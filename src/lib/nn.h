@@ -87,7 +87,7 @@ int nn_layers(const nn_net *net);
 
 /*
  * Writes into buf one line on layer i (1 to nn_layers()) as w's last run
- * shaped it, such as "conv 3x3/2 g16 direct 16x144x256 -> 16x72x128",
+ * shaped it, such as "conv2d 3x3/2 g16 direct 16x144x256 -> 16x72x128",
  * and returns its multiply-adds (0 for a layer that is not a convolution);
  * -1 when w has not run net or i is out of range.
  */
