@@ -382,6 +382,11 @@ static void bench_file(const char *path, int repeat, int size_h, int size_w, int
         h = size_h, w = size_w;
     size_t n = (size_t)c * h * w;
     nn_tensor in = {c, h, w, malloc(sizeof(float) * n)};
+    if (!in.data) {
+        fprintf(stderr, "%s: no memory for a %dx%d input\n", path, h, w);
+        nn_free(net);
+        return;
+    }
     uint32_t seed = 99;
     for (size_t i = 0; i < n; i++)
         in.data[i] = nnb_rand(&seed);
