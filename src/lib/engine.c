@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "detect.h"
 #include "image.h"
@@ -319,13 +318,6 @@ static void give_back(anpr_engine *e, workspace *w)
     w->next = e->idle;
     e->idle = w;
     pthread_mutex_unlock(&e->lock);
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static anpr_code fail(anpr_result *res, anpr_code rc, const char *msg)
@@ -671,7 +663,7 @@ anpr_code anpr_read_gray(anpr_engine *e, const uint8_t *pixels, int width, int h
 {
     if (!valid(e, res))
         return ANPR_ERR_ARG;
-    double t0 = now_ms();
+    double t0 = nn_now_ms();
     if (!pixels || width < 1 || height < 1 || stride < width)
         return fail(res, ANPR_ERR_ARG, "bad pixel plane");
     if ((uint64_t)width * (uint64_t)height > e->opt.max_pixels)
@@ -679,7 +671,7 @@ anpr_code anpr_read_gray(anpr_engine *e, const uint8_t *pixels, int width, int h
     res->width = width;
     res->height = height;
     anpr_code rc = read_plane(e, pixels, width, height, stride, 1.0f, res);
-    res->ms = now_ms() - t0;
+    res->ms = nn_now_ms() - t0;
     return rc;
 }
 
@@ -687,7 +679,7 @@ anpr_code anpr_read_memory(anpr_engine *e, const void *data, size_t len, anpr_re
 {
     if (!valid(e, res))
         return ANPR_ERR_ARG;
-    double t0 = now_ms();
+    double t0 = nn_now_ms();
     if (!data && len)
         return fail(res, ANPR_ERR_ARG, "no data");
     image im;
@@ -702,7 +694,7 @@ anpr_code anpr_read_memory(anpr_engine *e, const void *data, size_t len, anpr_re
     res->height = im.h * scale;
     rc = read_plane(e, im.px, im.w, im.h, im.w, (float)scale, res);
     image_free(&im);
-    res->ms = now_ms() - t0;
+    res->ms = nn_now_ms() - t0;
     return (anpr_code)rc;
 }
 
@@ -710,7 +702,7 @@ anpr_code anpr_read_file(anpr_engine *e, const char *path, anpr_result *res)
 {
     if (!valid(e, res))
         return ANPR_ERR_ARG;
-    double t0 = now_ms();
+    double t0 = nn_now_ms();
     uint8_t *data;
     size_t len;
     char err[200];
@@ -719,6 +711,6 @@ anpr_code anpr_read_file(anpr_engine *e, const char *path, anpr_result *res)
         return fail(res, (anpr_code)rc, err);
     rc = anpr_read_memory(e, data, len, res);
     free(data);
-    res->ms = now_ms() - t0;
+    res->ms = nn_now_ms() - t0;
     return (anpr_code)rc;
 }

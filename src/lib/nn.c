@@ -802,7 +802,7 @@ static void run_layer(const nn_net *net, nn_work *w, const float *input, int li)
     }
 }
 
-static double now_ms(void)
+double nn_now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -832,10 +832,10 @@ int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
         goto nomem;
     w->ran = net;
     for (int i = 1; i <= net->n; i++) {
-        double t0 = w->profile ? now_ms() : 0;
+        double t0 = w->profile ? nn_now_ms() : 0;
         run_layer(net, w, in->data, i);
         if (w->profile)
-            w->profile[i - 1] += now_ms() - t0;
+            w->profile[i - 1] += nn_now_ms() - t0;
     }
     const shape *s = &w->shape[net->n];
     w->out = (nn_tensor){s->c, s->h, s->w, output(w, net->n)};

@@ -75,6 +75,9 @@ size_t nn_work_bytes(const nn_work *w);
 int nn_run(const nn_net *net, nn_work *w, const nn_tensor *in,
            const nn_tensor **out, char *err, size_t errlen);
 
+/* Milliseconds on the monotonic clock: what layers and reads are timed by. */
+double nn_now_ms(void);
+
 /*
  * Per-layer timing, for benchmarks: while ms is set, every nn_run() with w
  * adds the wall-clock milliseconds of layer i (1 to nn_layers()) to
