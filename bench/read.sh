@@ -10,9 +10,9 @@
 # whole photos (all of photos-dev, its
 # 1280x720 ones, those scaled to 1920x1080, and synthetic GB plates and the
 # hand-read European crops pasted into 1280x720 frames, as no labelled UK or
-# European photos are to hand): exact-match top-1 and
-# top-N per set, found plates, median milliseconds on one thread,
-# throughput on two, peak memory.
+# European photos are to hand): exact-match top-1, top-5 and top-N per
+# set, found plates, median milliseconds on one thread, throughput on two,
+# peak memory.
 set -e
 cd "$(dirname "$0")/.."
 build=${1:-build}

@@ -11,7 +11,8 @@
  * plate counts as found when a reading's box overlaps the labelled box at
  * IoU >= 0.5, and every other plate it reports is an "other" read: a false
  * plate, or an unlabelled one (the lists label one plate a photo; some
- * photos show more). Prints exact-match top-1 and top-N per set and
+ * photos show more). Prints exact-match top-1, top-5 and top-N (N being
+ * all the candidates the engine gives, ANPR_MAX_CANDIDATES) per set and
  * overall, the other reads (all, and those at confidence >= OTHER_SURE),
  * the misses by cause, the median and 90th percentile milliseconds, and the
  * peak memory. With --threads N it then reads every listed file again with
@@ -41,7 +42,7 @@
  * or not). */
 typedef struct set_stats {
     char name[32];
-    int n, top1, topn, found, errors, other, other_sure;
+    int n, top1, top5, topn, found, errors, other, other_sure;
     int not_found, box_off, misread_topn, misread;
 } set_stats;
 
@@ -215,10 +216,13 @@ int main(int argc, char **argv)
             }
             if (p)
                 s->found++;
-            int hit1 = p && !strcmp(p->text, text), hitn = hit1;
-            for (int i = 0; p && i < p->n_candidates; i++)
+            int hit1 = p && !strcmp(p->text, text), hit5 = hit1, hitn = hit1;
+            for (int i = 0; p && i < p->n_candidates; i++) {
                 hitn |= !strcmp(p->candidates[i].text, text);
+                hit5 |= i < 5 && hitn;
+            }
             s->top1 += hit1;
+            s->top5 += hit5;
             s->topn += hitn;
             if (!p) {
                 int elsewhere = 0;
@@ -237,20 +241,21 @@ int main(int argc, char **argv)
         fclose(in);
     }
     set_stats all = {.name = "overall"};
-    printf("%-14s %6s %8s %8s %8s %6s %6s %6s\n", "set", "n", "top1", "topN", "found", "errors", "other",
-           "sure");
+    printf("%-14s %6s %8s %8s %8s %8s %6s %6s %6s\n", "set", "n", "top1", "top5", "topN", "found",
+           "errors", "other", "sure");
     for (int i = 0; i <= nsets; i++) {
         set_stats *s = i < nsets ? &sets[i] : &all;
         if (i < nsets) {
-            all.n += s->n, all.top1 += s->top1, all.topn += s->topn;
+            all.n += s->n, all.top1 += s->top1, all.top5 += s->top5, all.topn += s->topn;
             all.found += s->found, all.errors += s->errors;
             all.other += s->other, all.other_sure += s->other_sure;
             all.not_found += s->not_found, all.box_off += s->box_off;
             all.misread_topn += s->misread_topn, all.misread += s->misread;
         }
-        printf("%-14s %6d %7.2f%% %7.2f%% %7.2f%% %6d %6d %6d\n", s->name, s->n,
-               100.0 * s->top1 / (s->n ? s->n : 1), 100.0 * s->topn / (s->n ? s->n : 1),
-               100.0 * s->found / (s->n ? s->n : 1), s->errors, s->other, s->other_sure);
+        double n = s->n ? s->n : 1;
+        printf("%-14s %6d %7.2f%% %7.2f%% %7.2f%% %7.2f%% %6d %6d %6d\n", s->name, s->n,
+               100.0 * s->top1 / n, 100.0 * s->top5 / n, 100.0 * s->topn / n,
+               100.0 * s->found / n, s->errors, s->other, s->other_sure);
     }
     printf("misses by cause:\n%-14s %9s %9s %12s %9s\n", "set", "not found", "box off",
            "misread,topN", "misread");
