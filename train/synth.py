@@ -4,8 +4,9 @@ render_plate(rng) draws one plate, flat and front-on, as the plate alone:
 the caller (recogniser or detector data) adds the scene, the camera and the
 damage. Characters come either from Debian's typefaces, squeezed into the
 GB character cell (79 mm high, 50 mm wide), or from real character tiles cut
-from UK plates (../shared/data/char-tiles-gb), so the network sees both
-clean shapes and the real typeface after print, dirt and a camera.
+from UK and Brazilian plates (../shared/data/char-tiles-gb and -br), so the
+network sees both clean shapes and the real typefaces after print, dirt and
+a camera.
 """
 import csv, os, random
 from PIL import Image, ImageDraw, ImageFont, ImageFilter
@@ -34,7 +35,7 @@ FONT_FILES = [
 ]
 FONT_FILES = [f for f in FONT_FILES if os.path.exists(f)]
 _glyphs = {}   # (font, char) -> L image of the glyph's ink, tightly cropped
-_tiles = None  # char -> list of real L tiles (black ink on white)
+_tiles = {}    # country -> char -> list of real L tiles (black ink on white)
 
 
 def glyph(font_file, ch):
@@ -47,16 +48,16 @@ def glyph(font_file, ch):
     return _glyphs[key]
 
 
-def tiles():
-    global _tiles
-    if _tiles is None:
-        _tiles = {}
-        d = os.path.join(DATA, "char-tiles-gb")
+def tiles(country):
+    """The real character tiles of char-tiles-<country>, by character."""
+    if country not in _tiles:
+        t = _tiles[country] = {}
+        d = os.path.join(DATA, "char-tiles-" + country)
         with open(os.path.join(d, "labels.csv")) as f:
             for row in csv.DictReader(f):
                 im = Image.open(os.path.join(d, row["image"])).convert("L")
-                _tiles.setdefault(row["char"], []).append(im)
-    return _tiles
+                t.setdefault(row["char"], []).append(im)
+    return _tiles[country]
 
 
 # ---- registration texts -------------------------------------------------
@@ -119,9 +120,11 @@ def br_text(rng):
 # ---- drawing --------------------------------------------------------------
 
 def char_image(rng, ch, h, w, source, font_file):
-    """Ink mask (L, 255 = ink) for one character in an h x w cell."""
-    if source == "tile" and ch in tiles():
-        t = rng.choice(tiles()[ch])
+    """Ink mask (L, 255 = ink) for one character in an h x w cell: from a
+    real tile of country `source` ("gb", "br") where it has one, else
+    drawn in font_file."""
+    if source != "font" and ch in tiles(source):
+        t = rng.choice(tiles(source)[ch])
         ink = Image.eval(t, lambda v: 255 - v)
     else:
         ink = glyph(font_file, ch)
@@ -160,10 +163,11 @@ def emblem(rng, plate, x, y, w, h):
         d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=col(), outline=col(), width=max(1, r // 4))
 
 
-def draw_groups(rng, plate, groups, box, ink_colour, source, font_file, emblems=()):
+def draw_groups(rng, plate, groups, box, ink_colour, source, font_file, emblems=(), dash=False):
     """Lays groups out in box (x0, y0, x1, y1) with GB proportions; an
     emblem is drawn in the gap after each group index in `emblems` (-1:
-    before the first group)."""
+    before the first group); with dash, a dot or short dash in the other
+    gaps, as old Brazilian plates have between letters and digits."""
     x0, y0, x1, y1 = box
     h = int((y1 - y0) * rng.uniform(0.72, 0.86))
     cw = int(h * 50 / 79 * rng.uniform(0.85, 1.1))
@@ -196,17 +200,28 @@ def draw_groups(rng, plate, groups, box, ink_colour, source, font_file, emblems=
         if gi < len(gaps):
             if gi in emblems:
                 emblem(rng, plate, x + gaps[gi] // 6, y, gaps[gi] * 2 // 3, h)
+            elif dash:
+                r = max(1, h // 14)
+                cx, cy = x + gaps[gi] // 2, y + h // 2
+                half = r if rng.random() < 0.6 else 3 * r
+                ImageDraw.Draw(plate).rectangle([cx - half, cy - r, cx + half, cy + r], fill=ink_colour)
             x += gaps[gi]
 
 
-def small_text(rng, plate, box, colour):
+SMALL_WORDS = ["MOTORS", "AUTO CENTRE", "CARS LTD", "0161 555 0123", "GARAGE", "SUNSHINE STATE",
+               "LAND OF LINCOLN", "EMPIRE STATE", "www.platemaker.co.uk", "BRASIL", "VIRGINIA"]
+# The state and town above the characters of an old Brazilian plate.
+BR_TOWNS = ["PR - CURITIBA", "BA - SALVADOR", "BA - FEIRA DE SANTANA", "SP - SAO PAULO",
+            "MG - BELO HORIZONTE", "RS - PORTO ALEGRE", "RJ - RIO DE JANEIRO", "SC - JOINVILLE",
+            "PE - RECIFE", "GO - GOIANIA", "PR - LONDRINA", "CE - FORTALEZA"]
+
+
+def small_text(rng, plate, box, colour, words=SMALL_WORDS):
     """Dealer names, state names, slogans: clutter the reader must ignore."""
     x0, y0, x1, y1 = box
     if y1 - y0 < 4 or x1 - x0 < 10:
         return
     f = ImageFont.truetype(rng.choice(FONT_FILES), max(6, int((y1 - y0) * 0.9)))
-    words = ["MOTORS", "AUTO CENTRE", "CARS LTD", "0161 555 0123", "GARAGE", "SUNSHINE STATE",
-             "LAND OF LINCOLN", "EMPIRE STATE", "www.platemaker.co.uk", "BRASIL", "VIRGINIA"]
     t = rng.choice(words)
     ImageDraw.Draw(plate).text((x0 + rng.randint(0, max(1, (x1 - x0) // 3)), y0), t, fill=colour, font=f)
 
@@ -228,9 +243,14 @@ def band(rng, plate, w, h, country):
             d.ellipse([px - 1, py - 1, px + 1, py + 1], fill=(250, 210, 0))
 
 
-def render_plate(rng=random, style=None):
-    """Returns (RGB image of the plate alone, text, two_line)."""
-    style = style or rng.choices(["gb", "eu", "us", "br"], [0.62, 0.18, 0.1, 0.1])[0]
+STYLES = ["gb", "eu", "us", "br"]
+STYLE_WEIGHTS = [0.62, 0.18, 0.1, 0.1]
+
+
+def render_plate(rng=random, style=None, weights=STYLE_WEIGHTS):
+    """Returns (RGB image of the plate alone, text, two_line); the style
+    is drawn by `weights` (over STYLES) unless given."""
+    style = style or rng.choices(STYLES, weights)[0]
     two_line = style in ("gb", "br") and rng.random() < 0.12
     if style == "gb":
         groups = gb_text(rng)
@@ -241,6 +261,7 @@ def render_plate(rng=random, style=None):
     else:
         groups = br_text(rng)
     text = "".join(groups)
+    br_old = style == "br" and len(groups) == 2
     scale = rng.uniform(0.45, 0.75)
     if two_line:
         W, H = int(229 * scale), int(178 * scale)
@@ -272,16 +293,27 @@ def render_plate(rng=random, style=None):
         bw = int(H * rng.uniform(0.38, 0.5))
         band(rng, plate, bw, H, {"gb": "UK", "eu": "D"}[style])
         x0 = bw + int(W * 0.02)
-    if style == "br" and rng.random() < 0.5:   # Mercosur's blue strip and country name
+    if style == "br" and not br_old and rng.random() < 0.5:   # Mercosur's blue strip and country name
         ImageDraw.Draw(plate).rectangle([0, 0, W, int(H * 0.2)], fill=(20, 60, 160))
         y0 = int(H * 0.24)
-    if style == "us" or rng.random() < 0.2:
-        small_text(rng, plate, (x0, int(H * 0.01), x1, int(H * (0.2 if style == "us" else 0.1))), ink)
-        y0 = int(H * (0.22 if style == "us" else 0.12))
+    # Old Brazilian plates carry their state and town above the characters.
+    if style == "us" or rng.random() < (0.7 if br_old else 0.2):
+        top = 0.2 if style == "us" else 0.16 if br_old else 0.1
+        small_text(rng, plate, (x0, int(H * 0.01), x1, int(H * top)), ink,
+                   BR_TOWNS if br_old else SMALL_WORDS)
+        y0 = int(H * (0.22 if style == "us" else 0.18 if br_old else 0.12))
     if rng.random() < (0.5 if style == "us" else 0.15):
         small_text(rng, plate, (x0, int(H * 0.88), x1, H - 1), ink)
         y1 = int(H * 0.86)
-    source = "tile" if style == "gb" and rng.random() < 0.45 else "font"
+    # Real tiles: GB's typeface, and the old Brazilian one, whose O, Q and
+    # D the real Brazilian crops (mostly Parana's series, rich in Q) teach
+    # with skewed odds; synthetic texts draw every letter alike.
+    if style == "gb" and rng.random() < 0.45:
+        source = "gb"
+    elif br_old and rng.random() < 0.6:
+        source = "br"
+    else:
+        source = "font"
     font_file = rng.choice(FONT_FILES)
     if two_line:
         mid = (y0 + y1) // 2
@@ -293,7 +325,8 @@ def render_plate(rng=random, style=None):
         emblems = ()
         if style == "eu" and len(groups) > 1 and rng.random() < 0.4:
             emblems = (rng.randrange(len(groups) - 1),) if rng.random() < 0.8 else (-1,)
-        draw_groups(rng, plate, groups, (x0, y0, x1, y1), ink, source, font_file, emblems)
+        draw_groups(rng, plate, groups, (x0, y0, x1, y1), ink, source, font_file, emblems,
+                    br_old and rng.random() < 0.7)
     d = ImageDraw.Draw(plate)
     if rng.random() < 0.4:
         t = rng.randint(1, 4)
