@@ -178,9 +178,9 @@ static void faint_plate(void)
  * photos-dev's BFN8484, 76 pixels wide, reads BFN848A at about 0.53 from
  * its quads; read again from the quad made a little larger and smaller
  * (CONFIRM_SCALES in engine.c), the readings back BFN8484 more, at 0.91 in
- * float and 0.93 in int8 (portable kernels). (The
- * plate this test read first, VLX039, the recogniser of 2026-12-07 reads
- * WLX039 at 0.82, too sure to be confirmed.)
+ * float and 0.93 in int8 (portable kernels). The plate this test read
+ * first, VLX039, the recogniser of 2026-12-07 reads WLX039 at 0.82, too
+ * sure to be confirmed.
  */
 static void confirmed_plate(void)
 {
