@@ -212,6 +212,43 @@ static void test_references(void)
     CHECK(n >= 4, "only %d reference files in tests/data", n);
 }
 
+/*
+ * The 1x1 convolutions of an upsampling concatenated with a skip in
+ * nn_ref_skip.bin (train/make_nn_reference.py) run split, as nn.c's
+ * split_concat_convs() says: test_references() checks their values, this
+ * that the graph was rewritten where it may be and only there.
+ */
+static void test_split(void)
+{
+    static const char *const want[][2] = {
+        {"3", "conv2d 1x1/1 g1 gemm 12x3x5 -> 7x3x5"},
+        {"4", "upsample 7x3x5 -> 7x6x10"},
+        {"5", "conv2d 1x1/1 g1 gemm 8x6x10 -> 7x6x10"},
+        {"8", "conv2d 1x1/1 g1 gemm 6x12x20 -> 5x12x20"},
+        {"10", "concat 7x12x20 -> 13x12x20"},
+        {"11", "conv2d 1x1/1 g1 gemm 13x12x20 -> 4x12x20"},
+    };
+    ref r;
+    char err[256], what[128];
+    nn_net *net = NULL;
+    nn_work *w = nn_work_new();
+    const nn_tensor *out;
+    if (ref_open(&r, "tests/data/nn_ref_skip.bin") ||
+        !(net = nn_load(r.nnw, r.nnw_len, err, sizeof err)) ||
+        nn_run(net, w, &r.in[0], &out, err, sizeof err)) {
+        CHECK(0, "nn_ref_skip.bin: %s", net ? err : "unreadable or not loaded");
+    } else {
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+            nn_layer_describe(net, w, atoi(want[i][0]), what, sizeof what);
+            CHECK(!strcmp(what, want[i][1]), "layer %s: %s, want %s", want[i][0], what,
+                  want[i][1]);
+        }
+    }
+    nn_work_free(w);
+    nn_free(net);
+    ref_close(&r);
+}
+
 /* ---- int8 convolution, exactly ---------------------------------------- */
 
 /*
@@ -756,6 +793,7 @@ static void test_bad_files(void)
 int main(void)
 {
     test_references();
+    test_split();
     test_int8_conv();
     test_maxpool();
     test_small_valid();

@@ -169,6 +169,22 @@ def g_recog():
     return g, "recog", (1, 32, 64), [(1, 32, 64), (1, 32, 100)]
 
 
+def g_skip():
+    """A detector's top-down path: 1x1 convolutions of an upsampling
+    concatenated with a skip (the graph input, too), which the runtime
+    splits, and one whose concatenation is read twice, which it cannot."""
+    g = Graph(6)
+    a = g.conv(0, 8, 3, 2, 1)
+    b = g.conv(a, 12, 3, 2, 1)
+    d = g.conv(g.concat(g.upsample(b, 2), a), 7, 1)
+    e = g.conv(g.concat(g.upsample(d, 2), 0), 5, 1, act="sigmoid")
+    c = g.concat(g.upsample(d, 2), 0)
+    f = g.conv(c, 4, 1, act="none")
+    h = g.conv(c, 3, 1)
+    g.concat(e, f, h)
+    return g, "skip", (6, 12, 20), [(6, 12, 20), (6, 8, 28)]
+
+
 def write_case(g, name, in_shape, run_shapes, kind="detector"):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "net.nnw")
@@ -194,7 +210,7 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(1)
     os.makedirs(OUT_DIR, exist_ok=True)
-    for make in (g_conv, g_pool, g_wide, g_recog):
+    for make in (g_conv, g_pool, g_wide, g_recog, g_skip):
         g, name, in_shape, runs = make()
         write_case(g, name, in_shape, runs, "recogniser" if name == "recog" else "detector")
 

@@ -47,6 +47,12 @@ typedef struct layer {
     int last_use;           /* last layer reading this output, else itself */
     int into;               /* the concat this output is made in place in, or 0 */
     int placed;             /* a concat whose inputs are made in place in it */
+    /*
+     * A conv with a second input adds it before its activation, act (see
+     * split_concat_convs()); raw holds the file's weights and bias of a
+     * conv that may become one, until loading ends.
+     */
+    float *raw;
 } layer;
 
 struct nn_net {
@@ -233,6 +239,22 @@ static const struct { int n_in, n_params, n_weights; } op_form[] = {
     {2, 1, 0}, {1, 1, 0},
 };
 
+/*
+ * Whether conv L has the shape split_concat_convs() rewrites: a 1x1
+ * ungrouped convolution of a two-input concatenation whose first input is
+ * an upsampling.
+ */
+static int splittable(const nn_net *net, const layer *L)
+{
+    const nn_window *p = &L->conv.win;
+    if (L->op != OP_CONV || L->conv.groups != 1 || p->kh != 1 || p->kw != 1 || p->sh != 1 ||
+        p->sw != 1 || p->ph || p->pw || L->in[0] == 0)
+        return 0;
+    const layer *C = &net->layers[L->in[0]];
+    return C->op == OP_CONCAT && C->n_in == 2 && C->in[0] > 0 &&
+           net->layers[C->in[0]].op == OP_UPSAMPLE;
+}
+
 /* Reads layer li's record into net->layers[li]. Returns 0 or -1 with err. */
 static int read_layer(nn_net *net, reader *r, int li, char *err, size_t errlen)
 {
@@ -344,6 +366,15 @@ static int read_layer(nn_net *net, reader *r, int li, char *err, size_t errlen)
     float *w = read_tensor(r, 4, wdims, li, "weight", err, errlen);
     float *b = w ? read_tensor(r, 1, wdims, li, "bias", err, errlen) : NULL;
     int rc = b ? nn_conv_prepare(cv, w, b) : -1;
+    if (rc == 0 && splittable(net, L)) {
+        size_t n = (size_t)p[0] * (size_t)in_c;
+        if ((L->raw = malloc(sizeof(float) * (n + (size_t)p[0])))) {
+            memcpy(L->raw, w, sizeof(float) * n);
+            memcpy(L->raw + n, b, sizeof(float) * (size_t)p[0]);
+        } else {
+            rc = -1;
+        }
+    }
     if (b && rc)
         fail(err, errlen, "out of memory");
     free(w);
@@ -356,6 +387,85 @@ truncated:
 
 static int plan(const nn_net *net, nn_work *w, int64_t h, int64_t wd,
                 char *err, size_t errlen);
+
+/* How many inputs of the layers name layer x. */
+static int readers(const nn_net *net, int x)
+{
+    int n = 0;
+    for (int i = 1; i <= net->n; i++)
+        for (int a = 0; a < net->layers[i].n_in; a++)
+            n += net->layers[i].in[a] == x;
+    return n;
+}
+
+/*
+ * A 1x1 convolution V of concat(upsample(X), S) is V's weights for X's
+ * channels run on X before the upsampling, plus V's other weights run on
+ * S: upsampling copies pixels and a 1x1 convolution mixes each pixel's
+ * channels alone, so the two commute, and the concatenation's channels
+ * add up. The detector's top-down path so does each of its three
+ * upsamplings at a quarter of the pixels: 62.0 -> 49.6 M multiply-adds at
+ * 512x288, and nothing wide is upsampled or concatenated. Where the
+ * upsampling and the concatenation have no other reader, their layers are
+ * reused: the upsampling becomes the convolution of X (no bias, no
+ * activation), the concatenation the upsampling of its result, and V a
+ * convolution of S that adds it before V's activation. Returns 0, or -1
+ * when out of memory.
+ */
+static int split_concat_convs(nn_net *net)
+{
+    for (int v = 1; v <= net->n; v++) {
+        layer *V = &net->layers[v];
+        if (!V->raw)
+            continue;
+        int c = V->in[0], u = net->layers[c].in[0], s = net->layers[c].in[1];
+        layer *C = &net->layers[c], *U = &net->layers[u];
+        /* The weights are out_c rows of cx channels of X, then ns of S. */
+        size_t out_c = (size_t)V->conv.out_c, cx = (size_t)net->layers[U->in[0]].c;
+        size_t ns = (size_t)V->conv.in_c - cx;
+        if (readers(net, u) == 1 && readers(net, c) == 1) {
+            float *lo = malloc(sizeof(float) * out_c * (cx + 1));
+            float *hi = malloc(sizeof(float) * out_c * ns);
+            int *in = realloc(V->in, sizeof(int) * 2), act = V->conv.act, rc = -1;
+            if (in)
+                V->in = in;
+            if (lo && hi && in) {
+                for (size_t o = 0; o < out_c; o++) {
+                    memcpy(lo + o * cx, V->raw + o * (cx + ns), sizeof(float) * cx);
+                    memcpy(hi + o * ns, V->raw + o * (cx + ns) + cx, sizeof(float) * ns);
+                }
+                memset(lo + out_c * cx, 0, sizeof(float) * out_c);
+                nn_conv one = {.out_c = (int)out_c, .groups = 1, .act = NN_ACT_NONE,
+                               .win = {1, 1, 1, 1, 0, 0}};
+                nn_conv_release(&V->conv);
+                V->conv = one;
+                V->conv.in_c = (int)ns;
+                U->conv = one;
+                U->conv.in_c = (int)cx;
+                rc = nn_conv_prepare(&V->conv, hi, V->raw + out_c * (cx + ns)) ||
+                     nn_conv_prepare(&U->conv, lo, lo + out_c * cx) ? -1 : 0;
+            }
+            free(lo);
+            free(hi);
+            if (rc)
+                return -1;
+            *C = (layer){.op = OP_UPSAMPLE, .n_in = 1, .in = C->in, .c = (int)out_c,
+                         .factor = U->factor, .last_use = v};
+            C->in[0] = u;
+            U->op = OP_CONV;
+            U->c = (int)out_c;
+            V->act = act;
+            V->n_in = 2;
+            V->in[0] = s;
+            V->in[1] = c;
+            if (s > 0 && net->layers[s].last_use < v)
+                net->layers[s].last_use = v;
+        }
+        free(V->raw);
+        V->raw = NULL;
+    }
+    return 0;
+}
 
 /*
  * A concatenation's inputs are made in place in its output, where they
@@ -471,6 +581,8 @@ nn_net *nn_load(const void *data, size_t len, char *err, size_t errlen)
         fail(err, errlen, "%zu stray bytes after the last layer", r.left);
         goto bad;
     }
+    if (split_concat_convs(net))
+        goto nomem;
     place_concats(net);
 
     nn_work *w = nn_work_new();
@@ -494,6 +606,7 @@ void nn_free(nn_net *net)
         return;
     for (int i = 1; net->layers && i <= net->n; i++) {
         free(net->layers[i].in);
+        free(net->layers[i].raw);
         nn_conv_release(&net->layers[i].conv);
     }
     free(net->layers);
@@ -634,17 +747,16 @@ static int layer_shape(const nn_net *net, const shape *s, int li, shape *out,
             return -1;
         }
         break;
-    case OP_CONCAT:
-    case OP_ADD:
-        for (int i = 1; i < L->n_in; i++) {
-            const shape *y = &s[L->in[i]];
-            if (y->h != h || y->w != w) {
-                fail(err, errlen, "layer %d (%s): inputs of %dx%d and %dx%d "
-                     "pixels", li, op_names[L->op], x->h, x->w, y->h, y->w);
-                return -1;
-            }
+    }
+    /* A concatenation's, a sum's and a conv's second input (see
+     * split_concat_convs()) have the output's pixels. */
+    for (int i = 1; i < L->n_in; i++) {
+        const shape *y = &s[L->in[i]];
+        if (y->h != h || y->w != w) {
+            fail(err, errlen, "layer %d (%s): inputs of %lldx%lld and %dx%d pixels", li,
+                 op_names[L->op], (long long)h, (long long)w, y->h, y->w);
+            return -1;
         }
-        break;
     }
     *out = (shape){L->c, (int)h, (int)w};
     return 0;
@@ -772,6 +884,8 @@ static void run_layer(const nn_net *net, nn_work *w, const float *input, int li)
     switch (L->op) {
     case OP_CONV:
         nn_conv_run(&L->conv, src[0], x->h, x->w, out, s->h, s->w, w->scratch);
+        if (L->n_in == 2)
+            nn_add(out, src[1], n, L->act, out);
         break;
     case OP_MAXPOOL:
         nn_maxpool(src[0], x->c, x->h, x->w, &L->win, out, s->h, s->w);

@@ -1322,6 +1322,14 @@ void nn_upsample(const float *in, int c, int h, int w, int factor, float *out)
 
 void nn_add(const float *a, const float *b, size_t n, int act, float *out)
 {
+    /* ReLU in the same pass: the detector adds 24x72x128 floats a frame. */
+    if (act == NN_ACT_RELU) {
+        for (size_t i = 0; i < n; i++) {
+            float x = a[i] + b[i];
+            out[i] = x < 0 ? 0 : x;
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
     nn_act(out, n, act, out);
