@@ -35,7 +35,12 @@
  * scenes read 91.7% exactly with the reread, 90.3% without (90.8% when
  * rereading from the detector's whole-frame quad instead). Sure reads gain
  * nothing from it, nor, on photos-dev and the GB scenes, did reads under
- * 0.1: mostly things that are not plates, where it only cost time. */
+ * 0.1: mostly things that are not plates, where it only cost time. Read
+ * again only from 0.2 or 0.3 (2026-12-07), the three photo sets of
+ * bench/read.sh read as many exactly (int8 and float), with two to four
+ * fewer sure false readings, for 1.9% or 2.6% fewer instructions on 30
+ * 1280x720 photos; but the held-out crops read as photos lost a plate or
+ * two (two close-ups of 70 to 144 pixels were no longer found at 0.3). */
 #define RETRY_FROM 0.1f
 #define RETRY_BELOW 0.8f
 /* A reading of at least RECROP_MIN_CHARS characters whose first and last
