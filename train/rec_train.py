@@ -12,6 +12,7 @@ every checkpoint and never trained on. Resumes from train/out/rec.pt.
 """
 import argparse, os, random, sys
 import numpy as np
+from PIL import Image
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -66,9 +67,11 @@ POOLS = sorted(POOL_WEIGHT)
 
 
 class Stream(torch.utils.data.IterableDataset):
-    """Endless batches; synthetic two thirds, real one third."""
-    def __init__(self, seed, batch, real_frac=0.35):
+    """Endless batches; synthetic two thirds, real one third; with cuts (a
+    rec_cuts.py list), that share of samples drawn from them first."""
+    def __init__(self, seed, batch, real_frac=0.35, cuts=None, cuts_frac=0.0):
         self.seed, self.batch, self.real_frac = seed, batch, real_frac
+        self.cuts, self.cuts_frac = cuts, cuts_frac
 
     def __iter__(self):
         rng = random.Random(self.seed + (torch.utils.data.get_worker_info() or type("w", (), {"id": 0})).id)
@@ -76,10 +79,14 @@ class Stream(torch.utils.data.IterableDataset):
         by_country = {}
         for s in reals:
             by_country.setdefault(s[2], []).append(s)
+        cuts = [(Image.open(p).convert("RGB"), t) for p, t in self.cuts or []]
         while True:
             xs, ys = [], []
             for _ in range(self.batch):
-                if rng.random() < self.real_frac:
+                if cuts and rng.random() < self.cuts_frac:
+                    im, t = rng.choice(cuts)
+                    x = D.prepare(D.camera(rng, im, 0.3))
+                elif rng.random() < self.real_frac:
                     pool = rng.choices(POOLS, [POOL_WEIGHT[k] for k in POOLS])[0]
                     x, t = D.real(rng, rng.choice(by_country[pool]))
                 else:
@@ -149,7 +156,11 @@ def main():
     ap.add_argument("--init", help="start from these weights (a checkpoint, or an .nnw file such as "
                     "models/recogniser.nnw) with a fresh optimiser and schedule (a fine-tune) instead "
                     "of resuming train/out/rec.pt")
+    ap.add_argument("--cuts", help="also train on these crops cut where the engine cuts them "
+                    "(train/rec_cuts.py's cuts.csv)")
+    ap.add_argument("--cuts-frac", type=float, default=0.25, help="share of samples from --cuts")
     a = ap.parse_args()
+    cuts = [line.strip().split(",")[:2] for line in open(a.cuts)] if a.cuts else None
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     os.makedirs(OUT, exist_ok=True)
@@ -168,7 +179,8 @@ def main():
             "eu-test": tensors([s for s in test if s[2] == "eu"]),
             "gb-synth": tensors(D.synthetic_test_set(1000)),
             "photos-dev": tensors(D.load_photos_dev())}
-    loader = torch.utils.data.DataLoader(Stream(a.seed + step, a.batch), batch_size=None, num_workers=1,
+    loader = torch.utils.data.DataLoader(Stream(a.seed + step, a.batch, cuts=cuts,
+                                                cuts_frac=a.cuts_frac), batch_size=None, num_workers=1,
                                          prefetch_factor=4)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
 

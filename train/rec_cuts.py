@@ -1,0 +1,99 @@
+"""Recogniser training crops cut where the engine cuts them.
+
+    /usr/bin/python3 train/rec_cuts.py [--n 3000] [--seed 31000] [--anpr build/anpr] [--out DIR]
+
+The hand-jittered crops of rec_data.py miss how the detector and the
+corner refiner place a quad: a reading flips when its quad moves by two
+pixels (models/RECOGNISER.md, "Known weaknesses"). Here training plates
+(the real crops' training split, half the time, else synthetic plates of
+rec_data.SYNTH_WEIGHTS) are pasted into 1280x720 scenes as
+make_testset.py makes its GB and European scenes, each scene is read by
+`anpr read --json`, and the plate is cut out again by the quad of the
+reading that boxes it (IoU at least 0.5 with its pasted box), at its own
+size, as the engine cut it. Written to OUT (default train/out/cuts):
+crops/NNNNN.png and cuts.csv (`path,text,source`); rec_train.py --cuts
+draws from them. Scenes the engine finds no plate in are skipped: there
+is no cut to learn from.
+
+The seed differs from make_testset.py's SCENE_SEED, whose scenes are a
+measure; photos-dev and the held-out crops are never used.
+"""
+import argparse, json, math, os, random, subprocess, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from PIL import Image
+
+import make_testset as T
+import rec_data as D
+import synth
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def iou(a, b):
+    """IoU of two x, y, w, h boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def cut(im, q):
+    """The quad q (TL, TR, BR, BL) of im at its own size."""
+    w = (math.dist(q[0], q[1]) + math.dist(q[3], q[2])) / 2
+    h = (math.dist(q[0], q[3]) + math.dist(q[1], q[2])) / 2
+    data = (q[0][0], q[0][1], q[3][0], q[3][1], q[2][0], q[2][1], q[1][0], q[1][1])
+    return im.transform((max(8, round(w)), max(4, round(h))), Image.QUAD, data, Image.BILINEAR)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=3000, help="scenes to make")
+    ap.add_argument("--seed", type=int, default=31000)
+    ap.add_argument("--anpr", default=os.path.join(ROOT, "build", "anpr"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "train", "out", "cuts"))
+    a = ap.parse_args()
+    scenes, crops = os.path.join(a.out, "scenes"), os.path.join(a.out, "crops")
+    os.makedirs(crops, exist_ok=True)
+    reals = D.load_real("train")
+
+    def plate(rng, i):
+        if rng.random() < 0.5:
+            im, text, _ = rng.choice(reals)
+            return im, text
+        im, text, _ = synth.render_plate(rng, weights=D.SYNTH_WEIGHTS)
+        if rng.random() < 0.3:
+            im = synth.dirt(rng, im)
+        return im, text
+
+    lst = os.path.join(a.out, "scenes.csv")
+    T.write_scenes(scenes, lst, "cuts", a.seed, a.n, plate)
+    rows = [line.strip().split(",") for line in open(lst)]
+    out = subprocess.run([a.anpr, "read", "--json", "--threads", "2", "--candidates", "1"] +
+                         [r[0] for r in rows], capture_output=True, text=True)
+    by_file = {}
+    for line in out.stdout.splitlines():
+        j = json.loads(line)
+        by_file[j["file"]] = j.get("plates", [])
+    kept = 0
+    with open(os.path.join(a.out, "cuts.csv"), "w") as f:
+        for path, text, _, x, y, w, h in rows:
+            label = tuple(float(v) for v in (x, y, w, h))
+            best, score = None, 0.5
+            for p in by_file.get(path, []):
+                xs, ys = [c[0] for c in p["box"]], [c[1] for c in p["box"]]
+                o = iou(label, (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+                if o >= score:
+                    best, score = p, o
+            if best is None:
+                continue
+            dst = os.path.join(crops, os.path.basename(path).replace(".jpg", ".png"))
+            cut(Image.open(path).convert("RGB"), [tuple(c) for c in best["box"]]).save(dst)
+            f.write(f"{dst},{text},{'right' if best['text'] == text else 'wrong'}\n")
+            kept += 1
+    print(f"{kept} cuts of {len(rows)} scenes in {a.out}")
+
+
+if __name__ == "__main__":
+    main()
