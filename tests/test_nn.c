@@ -284,11 +284,18 @@ static void test_int8_conv(void)
         {300, 7, 1, 5, 9, {3, 3, 1, 1, 1, 1}},
         {3, 8, 1, 1, 1, {3, 3, 1, 1, 1, 1}},
         /* Direct convolutions, float only: 3x3 at strides 1 and 2 (own
-         * kernels), a channel multiplier, and more than 9 taps. */
+         * kernels), a channel multiplier, and more than 9 taps. At stride
+         * 2 padded by 1 a row kernel reads the input in place: one input
+         * channel for 16 outputs (the detector's stem), a multiplier, rows
+         * of 8, 16 and more outputs, and of fewer than 8. */
         {6, 6, 6, 11, 29, {3, 3, 1, 1, 1, 1}},
         {3, 3, 3, 9, 40, {3, 3, 2, 2, 1, 1}},
         {2, 6, 2, 7, 21, {3, 3, 2, 1, 1, 1}},
         {1, 5, 1, 9, 23, {5, 4, 1, 2, 2, 1}},
+        {1, 16, 1, 13, 37, {3, 3, 2, 2, 1, 1}},
+        {2, 6, 2, 8, 32, {3, 3, 2, 2, 1, 1}},
+        {4, 4, 4, 6, 15, {3, 3, 2, 2, 1, 1}},
+        {1, 3, 1, 5, 3, {3, 3, 2, 2, 1, 1}},
     };
     uint32_t seed = 11;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
