@@ -18,11 +18,12 @@ is no cut to learn from.
 The seed differs from make_testset.py's SCENE_SEED, whose scenes are a
 measure; photos-dev and the held-out crops are never used.
 """
-import argparse, json, math, os, random, subprocess, sys
+import argparse, json, math, os, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from PIL import Image
 
+import det_eval
 import make_testset as T
 import rec_data as D
 import synth
@@ -30,21 +31,11 @@ import synth
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-def iou(a, b):
-    """IoU of two x, y, w, h boxes."""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def cut(im, q):
     """The quad q (TL, TR, BR, BL) of im at its own size."""
     w = (math.dist(q[0], q[1]) + math.dist(q[3], q[2])) / 2
     h = (math.dist(q[0], q[3]) + math.dist(q[1], q[2])) / 2
-    data = (q[0][0], q[0][1], q[3][0], q[3][1], q[2][0], q[2][1], q[1][0], q[1][1])
-    return im.transform((max(8, round(w)), max(4, round(h))), Image.QUAD, data, Image.BILINEAR)
+    return D.quad_crop(im, q, max(8, round(w)), max(4, round(h)))
 
 
 def main():
@@ -79,11 +70,11 @@ def main():
     kept = 0
     with open(os.path.join(a.out, "cuts.csv"), "w") as f:
         for path, text, _, x, y, w, h in rows:
-            label = tuple(float(v) for v in (x, y, w, h))
+            x, y, w, h = (float(v) for v in (x, y, w, h))
             best, score = None, 0.5
             for p in by_file.get(path, []):
                 xs, ys = [c[0] for c in p["box"]], [c[1] for c in p["box"]]
-                o = iou(label, (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+                o = det_eval.iou((x, y, x + w, y + h), (min(xs), min(ys), max(xs), max(ys)))
                 if o >= score:
                     best, score = p, o
             if best is None:

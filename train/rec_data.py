@@ -148,6 +148,11 @@ def perspective_crop(rng, im, quad, out_w, out_h, jitter):
     w = max(abs(quad[1][0] - quad[0][0]), 1)
     h = max(abs(quad[3][1] - quad[0][1]), 1)
     q = [(x + rng.uniform(-jitter, jitter) * w, y + rng.uniform(-jitter, jitter) * h * 2) for x, y in quad]
+    return quad_crop(im, q, out_w, out_h)
+
+
+def quad_crop(im, q, out_w, out_h):
+    """Samples quad q (TL, TR, BR, BL) of im into out_w x out_h."""
     # PIL's QUAD transform maps the output rectangle onto the quad (UL, LL, LR, UR).
     data = (q[0][0], q[0][1], q[3][0], q[3][1], q[2][0], q[2][1], q[1][0], q[1][1])
     return im.transform((out_w, out_h), Image.QUAD, data, Image.BILINEAR)
