@@ -10,7 +10,7 @@ synthetic (train/synth.py) and one third real labelled crops; the
 held-out crops, the synthetic GB test set and photos-dev are measured at
 every checkpoint and never trained on. Resumes from train/out/rec.pt.
 """
-import argparse, os, random, sys
+import argparse, math, os, random, sys
 import numpy as np
 from PIL import Image
 import torch
@@ -66,6 +66,17 @@ POOL_WEIGHT = {"br": 0.42, "us": 0.4, "eu": 0.18}
 POOLS = sorted(POOL_WEIGHT)
 
 
+def recut(rng, im, q):
+    """Plate quad q of im (a rec_cuts.py crop) cut at its own size, its
+    corners moved as much as the engine's quads move between two looks
+    (a few pixels on a 100-pixel plate) seven times in ten."""
+    w = (math.dist(q[0], q[1]) + math.dist(q[3], q[2])) / 2
+    h = (math.dist(q[0], q[3]) + math.dist(q[1], q[2])) / 2
+    if rng.random() < 0.7:
+        q = [(x + rng.gauss(0, 0.015 * w), y + rng.gauss(0, 0.04 * h)) for x, y in q]
+    return D.quad_crop(im, q, max(8, round(w)), max(4, round(h)))
+
+
 class Stream(torch.utils.data.IterableDataset):
     """Endless batches; synthetic two thirds, real one third; with cuts (a
     rec_cuts.py list), that share of samples drawn from them first."""
@@ -79,12 +90,14 @@ class Stream(torch.utils.data.IterableDataset):
         by_country = {}
         for s in reals:
             by_country.setdefault(s[2], []).append(s)
-        cuts = [(Image.open(p).convert("RGB"), t) for p, t in self.cuts or []]
+        cuts = [(Image.open(c[0]).convert("RGB"), c[1], c[3:]) for c in self.cuts or []]
         while True:
             xs, ys = [], []
             for _ in range(self.batch):
                 if cuts and rng.random() < self.cuts_frac:
-                    im, t = rng.choice(cuts)
+                    im, t, q = rng.choice(cuts)
+                    if q:   # the surroundings and the quad: cut anew
+                        im = recut(rng, im, [(float(q[i]), float(q[i + 1])) for i in range(0, 8, 2)])
                     x = D.prepare(D.camera(rng, im, 0.3))
                 elif rng.random() < self.real_frac:
                     pool = rng.choices(POOLS, [POOL_WEIGHT[k] for k in POOLS])[0]
@@ -160,7 +173,7 @@ def main():
                     "(train/rec_cuts.py's cuts.csv)")
     ap.add_argument("--cuts-frac", type=float, default=0.25, help="share of samples from --cuts")
     a = ap.parse_args()
-    cuts = [line.strip().split(",")[:2] for line in open(a.cuts)] if a.cuts else None
+    cuts = [line.strip().split(",") for line in open(a.cuts)] if a.cuts else None
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     os.makedirs(OUT, exist_ok=True)
