@@ -23,7 +23,7 @@ cut to learn from.
 The seed differs from make_testset.py's SCENE_SEED, whose scenes are a
 measure; photos-dev and the held-out crops are never used.
 """
-import argparse, json, math, os, subprocess, sys
+import argparse, json, os, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from PIL import Image
@@ -41,8 +41,7 @@ CHUNK = 2000
 
 def surroundings(im, q):
     """The part of im around quad q and q in its pixels: (image, quad)."""
-    w = (math.dist(q[0], q[1]) + math.dist(q[3], q[2])) / 2
-    h = (math.dist(q[0], q[3]) + math.dist(q[1], q[2])) / 2
+    w, h = D.quad_size(q)
     x0 = max(0, int(min(x for x, _ in q) - w / 2))
     y0 = max(0, int(min(y for _, y in q) - h))
     x1 = min(im.size[0], int(max(x for x, _ in q) + w / 2) + 1)

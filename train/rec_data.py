@@ -158,6 +158,12 @@ def quad_crop(im, q, out_w, out_h):
     return im.transform((out_w, out_h), Image.QUAD, data, Image.BILINEAR)
 
 
+def quad_size(q):
+    """Mean width and height of quad q (TL, TR, BR, BL)."""
+    return ((math.dist(q[0], q[1]) + math.dist(q[3], q[2])) / 2,
+            (math.dist(q[0], q[3]) + math.dist(q[1], q[2])) / 2)
+
+
 def camera(rng, im, strength=1.0):
     """Light, focus, sensor and compression damage."""
     g = gray(im)

@@ -10,7 +10,7 @@ synthetic (train/synth.py) and one third real labelled crops; the
 held-out crops, the synthetic GB test set and photos-dev are measured at
 every checkpoint and never trained on. Resumes from train/out/rec.pt.
 """
-import argparse, math, os, random, sys
+import argparse, os, random, sys
 import numpy as np
 from PIL import Image
 import torch
@@ -70,8 +70,7 @@ def recut(rng, im, q):
     """Plate quad q of im (a rec_cuts.py crop) cut at its own size, its
     corners moved as much as the engine's quads move between two looks
     (a few pixels on a 100-pixel plate) seven times in ten."""
-    w = (math.dist(q[0], q[1]) + math.dist(q[3], q[2])) / 2
-    h = (math.dist(q[0], q[3]) + math.dist(q[1], q[2])) / 2
+    w, h = D.quad_size(q)
     if rng.random() < 0.7:
         q = [(x + rng.gauss(0, 0.015 * w), y + rng.gauss(0, 0.04 * h)) for x, y in q]
     return D.quad_crop(im, q, max(8, round(w)), max(4, round(h)))
