@@ -49,6 +49,25 @@ def surroundings(im, q):
     return im.crop((x0, y0, x1, y1)), [(x - x0, y - y0) for x, y in q]
 
 
+def read_all(anpr, paths):
+    """`anpr read --json` of paths: {path: its plates}."""
+    out = subprocess.run([anpr, "read", "--json", "--threads", "2", "--candidates", "1"] + paths,
+                         capture_output=True, text=True)
+    return {j["file"]: j.get("plates", []) for j in map(json.loads, out.stdout.splitlines())}
+
+
+def boxing(plates, x, y, w, h):
+    """The reading whose quad's box overlaps box x,y,w,h most, at IoU 0.5
+    or more; None if none does."""
+    best, score = None, 0.5
+    for p in plates:
+        xs, ys = [c[0] for c in p["box"]], [c[1] for c in p["box"]]
+        o = det_eval.iou((x, y, x + w, y + h), (min(xs), min(ys), max(xs), max(ys)))
+        if o >= score:
+            best, score = p, o
+    return best
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=3000, help="scenes to make")
@@ -75,20 +94,9 @@ def main():
             lst = os.path.join(a.out, "scenes.csv")
             T.write_scenes(scenes, lst, "cuts", a.seed + start, min(CHUNK, a.n - start), plate)
             rows = [line.strip().split(",") for line in open(lst)]
-            out = subprocess.run([a.anpr, "read", "--json", "--threads", "2", "--candidates", "1"] +
-                                 [r[0] for r in rows], capture_output=True, text=True)
-            by_file = {}
-            for line in out.stdout.splitlines():
-                j = json.loads(line)
-                by_file[j["file"]] = j.get("plates", [])
+            readings = read_all(a.anpr, [r[0] for r in rows])
             for path, text, _, x, y, w, h in rows:
-                x, y, w, h = (float(v) for v in (x, y, w, h))
-                best, score = None, 0.5
-                for p in by_file.get(path, []):
-                    xs, ys = [c[0] for c in p["box"]], [c[1] for c in p["box"]]
-                    o = det_eval.iou((x, y, x + w, y + h), (min(xs), min(ys), max(xs), max(ys)))
-                    if o >= score:
-                        best, score = p, o
+                best = boxing(readings.get(path, []), *(float(v) for v in (x, y, w, h)))
                 if best is not None:
                     im, q = surroundings(Image.open(path).convert("RGB"), [tuple(c) for c in best["box"]])
                     dst = os.path.join(crops, f"{n:06d}.png")
