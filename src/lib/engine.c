@@ -107,7 +107,10 @@ static const float CONFIRM_SCALES[][2] = { { 1.05f, 1.1f }, { 0.95f, 0.92f } };
  * WHOLE_MIN: in 259, mostly under 0.4; at 0.8: 69, but crops 87 / 83 /
  * 91%). Looking at every frame, not only those without a sure small
  * plate, lost a GB and a European scene plate to a sure reading of a
- * larger box.
+ * larger box. With the recogniser of 2026-12-07's evening (21 other
+ * readings at 0.5 or more in those three photo sets), 0.55 and 0.6 read
+ * the same plates there and dropped one and two of the 21, but lost two
+ * held-out crops read as photos (0.6 in float: six).
  */
 #define WHOLE_SURE RETRY_BELOW
 #define WHOLE_PART 0.5f
