@@ -76,6 +76,12 @@ def recut(rng, im, q):
     return D.quad_crop(im, q, max(8, round(w)), max(4, round(h)))
 
 
+def read_cuts(path):
+    """A rec_cuts.py list: (crop path, text, plate quad TL, TR, BR, BL)."""
+    rows = [line.strip().split(",") for line in open(path)]
+    return [(r[0], r[1], [(float(r[i]), float(r[i + 1])) for i in range(3, 11, 2)]) for r in rows]
+
+
 class Stream(torch.utils.data.IterableDataset):
     """Endless batches; synthetic two thirds, real one third; with cuts (a
     rec_cuts.py list), that share of samples drawn from them first."""
@@ -89,15 +95,13 @@ class Stream(torch.utils.data.IterableDataset):
         by_country = {}
         for s in reals:
             by_country.setdefault(s[2], []).append(s)
-        cuts = [(Image.open(c[0]).convert("RGB"), c[1], c[3:]) for c in self.cuts or []]
+        cuts = [(Image.open(p).convert("RGB"), t, q) for p, t, q in self.cuts or []]
         while True:
             xs, ys = [], []
             for _ in range(self.batch):
                 if cuts and rng.random() < self.cuts_frac:
                     im, t, q = rng.choice(cuts)
-                    if q:   # the surroundings and the quad: cut anew
-                        im = recut(rng, im, [(float(q[i]), float(q[i + 1])) for i in range(0, 8, 2)])
-                    x = D.prepare(D.camera(rng, im, 0.3))
+                    x = D.prepare(D.camera(rng, recut(rng, im, q), 0.3))
                 elif rng.random() < self.real_frac:
                     pool = rng.choices(POOLS, [POOL_WEIGHT[k] for k in POOLS])[0]
                     x, t = D.real(rng, rng.choice(by_country[pool]))
@@ -172,7 +176,7 @@ def main():
                     "(train/rec_cuts.py's cuts.csv)")
     ap.add_argument("--cuts-frac", type=float, default=0.25, help="share of samples from --cuts")
     a = ap.parse_args()
-    cuts = [line.strip().split(",") for line in open(a.cuts)] if a.cuts else None
+    cuts = read_cuts(a.cuts) if a.cuts else None
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     os.makedirs(OUT, exist_ok=True)
