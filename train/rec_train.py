@@ -76,10 +76,14 @@ def recut(rng, im, q):
     return D.quad_crop(im, q, max(8, round(w)), max(4, round(h)))
 
 
-def read_cuts(path):
-    """A rec_cuts.py list: (crop path, text, plate quad TL, TR, BR, BL)."""
+def read_cuts(path, wrong_weight=1):
+    """A rec_cuts.py list: (crop path, text, plate quad TL, TR, BR, BL),
+    each cut the engine read wrong listed wrong_weight times, so that the
+    few plates the network still gets wrong are drawn more often than the
+    many it already reads."""
     rows = [line.strip().split(",") for line in open(path)]
-    return [(r[0], r[1], [(float(r[i]), float(r[i + 1])) for i in range(3, 11, 2)]) for r in rows]
+    return [(r[0], r[1], [(float(r[i]), float(r[i + 1])) for i in range(3, 11, 2)])
+            for r in rows for _ in range(wrong_weight if r[2] == "wrong" else 1)]
 
 
 class Stream(torch.utils.data.IterableDataset):
@@ -175,8 +179,10 @@ def main():
     ap.add_argument("--cuts", help="also train on these crops cut where the engine cuts them "
                     "(train/rec_cuts.py's cuts.csv)")
     ap.add_argument("--cuts-frac", type=float, default=0.25, help="share of samples from --cuts")
+    ap.add_argument("--wrong-weight", type=int, default=1,
+                    help="draw each cut the engine read wrong this many times as often")
     a = ap.parse_args()
-    cuts = read_cuts(a.cuts) if a.cuts else None
+    cuts = read_cuts(a.cuts, a.wrong_weight) if a.cuts else None
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     os.makedirs(OUT, exist_ok=True)
