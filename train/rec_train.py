@@ -99,7 +99,9 @@ class Stream(torch.utils.data.IterableDataset):
         by_country = {}
         for s in reals:
             by_country.setdefault(s[2], []).append(s)
-        cuts = [(Image.open(p).convert("RGB"), t, q) for p, t, q in self.cuts or []]
+        # A cut listed more than once (read_cuts()'s wrong_weight) is decoded once.
+        ims = {p: Image.open(p).convert("RGB") for p in {c[0] for c in self.cuts or []}}
+        cuts = [(ims[p], t, q) for p, t, q in self.cuts or []]
         while True:
             xs, ys = [], []
             for _ in range(self.batch):
