@@ -74,7 +74,7 @@
  * photos-dev plates cut by their boxes and the synthetic GB set read 97.39%
  * -> 97.99% exactly (2492 plates; 1.10 x 1.20 alone 97.63%, 0.94 x 0.90
  * alone 97.59%). In whole photos a reading still unsure after the rereads
- * above is confirmed so too, from CONFIRM_PHOTO_FROM: on photos-dev and the
+ * above was then confirmed so too, from CONFIRM_PHOTO_FROM: on photos-dev and the
  * GB and European scenes (647 photos, 2026-12-06, detector threshold 0.3)
  * 92.27% -> 93.04% exactly with the recogniser in float, 92.58% -> 93.20%
  * in int8 (portable kernels), as many found, for 3.0% more instructions on
@@ -85,8 +85,29 @@
  * (it gained 2 plates for 15% more instructions in int8 at the detector
  * threshold of 0.2).
  */
-static const float CONFIRM_SCALES[][2] = { { 1.05f, 1.1f }, { 0.95f, 0.92f } };
+static const float CONFIRM_SCALES[][2] = { { 1.05f, 1.1f }, { 0.95f, 0.92f }, { 1.1f, 1.0f } };
+#define N_CONFIRM (int)(sizeof CONFIRM_SCALES / sizeof CONFIRM_SCALES[0])
+#define CONFIRM_CROP_SCALES 2
 #define CONFIRM_PHOTO_FROM 0.5f
+/*
+ * A photo's reading from CONFIRM_PHOTO_FROM is confirmed however sure it
+ * is, and from all three crops: a sure reading can still be one the
+ * recogniser gives only to this exact cut (a character dropped at a tight
+ * edge, one flipped), and the refiner's quads hug some plates tight, which
+ * the third, wider crop undoes. Crops cut by a person are not tight, and
+ * the third lost European crops (95.4% -> 93.1%, --whole-plate), so they
+ * keep the first two and stay unconfirmed once sure, which keeps a crop
+ * under 0.5 ms. Measured 2026-12-07 (int8 / float): the three photo sets
+ * of bench/read.sh read 93.82 / 94.13% -> 94.44 / 95.05% exactly, the
+ * held-out crops read as photos 89.97 / 89.97% -> 90.60 / 90.28%, as many
+ * found, as many other readings. Confirming all with the first two scales
+ * only gave 94.44 / 94.74% and 89.66 / 89.66%; with a fourth, 0.9 x 1.0,
+ * 94.90 / 95.05% and 90.28 / 89.97%, for a read more per plate. It costs
+ * 13.9% more instructions on 30 1280x720 photos (callgrind; 20.2% before
+ * confirm() learnt to skip the reads that cannot change its choice) and
+ * took the median 1280x720 photo from 7.8-8.7 to 8.6-9.4 ms in four
+ * alternating runs (8.3-9.2 to 9.8-10.5 ms in a busier hour).
+ */
 /*
  * A frame in which no plate narrower than DETECT_WHOLE_WIDTH of it was read
  * at WHOLE_SURE or more may be a close-up, or a plate cut out with a little
@@ -353,19 +374,33 @@ static float confidence_in(const anpr_plate *p, const char *text)
 /* Which of n readings of one plate to keep: the one whose text they all
  * back most (its confidence summed over their candidates), the first on a
  * tie. Rereads keep it, which measured 1 point better on photos-dev than
- * keeping the surer alone. */
-static int most_backed(const anpr_plate *const r[], int n)
+ * keeping the surer alone. If lead is not NULL it gets how much more that
+ * text is backed than any other their candidates hold: more readings, each
+ * backing a text by at most 1, cannot change the choice while they are
+ * fewer than that. */
+static int most_backed(const anpr_plate *const r[], int n, float *lead)
 {
+    float sum[N_CONFIRM + 1];
     int best = 0;
-    float most = -1;
     for (int i = 0; i < n; i++) {
-        float sum = 0;
+        sum[i] = 0;
         for (int j = 0; j < n; j++)
-            sum += confidence_in(r[j], r[i]->text);
-        if (sum > most) {
-            most = sum;
+            sum[i] += confidence_in(r[j], r[i]->text);
+        if (sum[i] > sum[best])
             best = i;
-        }
+    }
+    if (lead) {
+        /* Any text among their candidates may become a reading's own. */
+        float other = 0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < r[i]->n_candidates; k++) {
+                const char *t = r[i]->candidates[k].text;
+                float s = 0;
+                for (int j = 0; j < n && strcmp(t, r[best]->text) != 0; j++)
+                    s += confidence_in(r[j], t);
+                other = fmaxf(other, s);
+            }
+        *lead = sum[best] - other;
     }
     return best;
 }
@@ -382,7 +417,7 @@ static anpr_code read_again(anpr_engine *e, workspace *ws, const uint8_t *px, in
     anpr_code rc = recog_read(e->rec, ws->rw, px, w, h, stride, b, e->opt.country,
                               e->opt.max_candidates, &alt, alt_span, err, errlen);
     const anpr_plate *both[] = { r, &alt };
-    if (rc == ANPR_OK && most_backed(both, 2) == 1) {
+    if (rc == ANPR_OK && most_backed(both, 2, NULL) == 1) {
         *r = alt;
         memcpy(q, box, sizeof(float[4][2]));
         memcpy(span, alt_span, sizeof alt_span);
@@ -390,20 +425,20 @@ static anpr_code read_again(anpr_engine *e, workspace *ws, const uint8_t *px, in
     return rc;
 }
 
-/* Reads a reading p of quad q in [from, RETRY_BELOW) again from q's own
- * map extended (or shrunk) about its centre by each of CONFIRM_SCALES, and
- * keeps the most_backed() of them all, with its quad in q. */
+/* Reads a reading p of quad q in [from, below) again from q's own map
+ * extended (or shrunk) about its centre by each of the first n
+ * CONFIRM_SCALES, and keeps the most_backed() of them all, with its quad
+ * in q. */
 static anpr_code confirm(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
-                         int stride, float from, anpr_plate *p, float q[4][2], char *err,
-                         size_t errlen)
+                         int stride, float from, float below, int n, anpr_plate *p,
+                         float q[4][2], char *err, size_t errlen)
 {
-    if (p->confidence < from || p->confidence >= RETRY_BELOW)
+    if (p->confidence < from || p->confidence >= below)
         return ANPR_OK;
-    enum { N = sizeof CONFIRM_SCALES / sizeof CONFIRM_SCALES[0] };
-    anpr_plate alt[N];
-    float alt_q[N][4][2], span[2];
-    const anpr_plate *all[N + 1] = { p };
-    for (int i = 0; i < N; i++) {
+    anpr_plate alt[N_CONFIRM];
+    float alt_q[N_CONFIRM][4][2], span[2];
+    const anpr_plate *all[N_CONFIRM + 1] = { p };
+    for (int i = 0; i < n; i++) {
         float sx = CONFIRM_SCALES[i][0], sy = CONFIRM_SCALES[i][1];
         image_quad_part((const float(*)[2])q, -(sx - 1) / 2, (sx + 1) / 2, -(sy - 1) / 2,
                         (sy + 1) / 2, alt_q[i]);
@@ -413,8 +448,17 @@ static anpr_code confirm(anpr_engine *e, workspace *ws, const uint8_t *px, int w
         if (rc != ANPR_OK)
             return rc;
         all[i + 1] = &alt[i];
+        /* Once the reads left cannot change the choice, they are skipped:
+         * a sure plate read alike from the first two crops is not read
+         * from the third. */
+        float lead;
+        most_backed(all, i + 2, &lead);
+        if (lead > (float)(n - 1 - i)) {
+            n = i + 1;
+            break;
+        }
     }
-    int best = most_backed(all, N + 1);
+    int best = most_backed(all, n + 1, NULL);
     if (best > 0) {
         *p = alt[best - 1];
         memcpy(q, alt_q[best - 1], sizeof alt_q[0]);
@@ -462,8 +506,7 @@ static anpr_code reread(anpr_engine *e, workspace *ws, const uint8_t *px, int w,
 
 /* Reads one plate the detector found into p, and the quad its reading
  * came from into q: a plate crop (--whole-plate) from its quad alone, a
- * photo's plate by reread(); either confirmed when still unsure (see
- * CONFIRM_SCALES). */
+ * photo's plate by reread(); either confirmed (see CONFIRM_SCALES). */
 static anpr_code read_box(anpr_engine *e, workspace *ws, const uint8_t *px, int w, int h,
                           int stride, const detect_box *b, const float found[4][2],
                           anpr_plate *p, float q[4][2], char *err, size_t errlen)
@@ -479,8 +522,11 @@ static anpr_code read_box(anpr_engine *e, workspace *ws, const uint8_t *px, int 
         rc = reread(e, ws, px, w, h, stride, b, found, p, q, err, errlen);
     if (rc != ANPR_OK)
         return rc;
-    return confirm(e, ws, px, w, h, stride, o->whole_plate ? RETRY_FROM : CONFIRM_PHOTO_FROM,
-                   p, q, err, errlen);
+    if (o->whole_plate)
+        return confirm(e, ws, px, w, h, stride, RETRY_FROM, RETRY_BELOW, CONFIRM_CROP_SCALES, p,
+                       q, err, errlen);
+    return confirm(e, ws, px, w, h, stride, CONFIRM_PHOTO_FROM, INFINITY, N_CONFIRM, p, q, err,
+                   errlen);
 }
 
 /* Places the corners of a plate the detector found, reads it into p and
