@@ -66,10 +66,26 @@ POOL_WEIGHT = {"br": 0.42, "us": 0.4, "eu": 0.18}
 POOLS = sorted(POOL_WEIGHT)
 
 
-def recut(rng, im, q):
+def scaled(q, sx, sy):
+    """Quad q (TL, TR, BR, BL) grown sx times across and sy times down
+    about its centre, along its own sides, as engine.c's confirm() grows
+    it (image_quad_part())."""
+    def at(u, v):
+        top = [a + u * (b - a) for a, b in zip(q[0], q[1])]
+        bot = [a + u * (b - a) for a, b in zip(q[3], q[2])]
+        return tuple(t + v * (b - t) for t, b in zip(top, bot))
+    u0, u1, v0, v1 = (1 - sx) / 2, (1 + sx) / 2, (1 - sy) / 2, (1 + sy) / 2
+    return [at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)]
+
+
+def recut(rng, im, q, scale=0.0):
     """Plate quad q of im (a rec_cuts.py crop) cut at its own size, its
     corners moved as much as the engine's quads move between two looks
-    (a few pixels on a 100-pixel plate) seven times in ten."""
+    (a few pixels on a 100-pixel plate) seven times in ten; with scale,
+    first grown or shrunk by up to that share across and down, as the
+    engine's confirming reads cut it."""
+    if scale:
+        q = scaled(q, 1 + rng.uniform(-scale, scale), 1 + rng.uniform(-scale, scale))
     w, h = D.quad_size(q)
     if rng.random() < 0.7:
         q = [(x + rng.gauss(0, 0.015 * w), y + rng.gauss(0, 0.04 * h)) for x, y in q]
@@ -89,9 +105,9 @@ def read_cuts(path, wrong_weight=1):
 class Stream(torch.utils.data.IterableDataset):
     """Endless batches; synthetic two thirds, real one third; with cuts (a
     rec_cuts.py list), that share of samples drawn from them first."""
-    def __init__(self, seed, batch, real_frac=0.35, cuts=None, cuts_frac=0.0):
+    def __init__(self, seed, batch, real_frac=0.35, cuts=None, cuts_frac=0.0, recut_scale=0.0):
         self.seed, self.batch, self.real_frac = seed, batch, real_frac
-        self.cuts, self.cuts_frac = cuts, cuts_frac
+        self.cuts, self.cuts_frac, self.recut_scale = cuts, cuts_frac, recut_scale
 
     def __iter__(self):
         rng = random.Random(self.seed + (torch.utils.data.get_worker_info() or type("w", (), {"id": 0})).id)
@@ -107,7 +123,7 @@ class Stream(torch.utils.data.IterableDataset):
             for _ in range(self.batch):
                 if cuts and rng.random() < self.cuts_frac:
                     im, t, q = rng.choice(cuts)
-                    x = D.prepare(D.camera(rng, recut(rng, im, q), 0.3))
+                    x = D.prepare(D.camera(rng, recut(rng, im, q, self.recut_scale), 0.3))
                 elif rng.random() < self.real_frac:
                     pool = rng.choices(POOLS, [POOL_WEIGHT[k] for k in POOLS])[0]
                     x, t = D.real(rng, rng.choice(by_country[pool]))
@@ -183,6 +199,8 @@ def main():
     ap.add_argument("--cuts-frac", type=float, default=0.25, help="share of samples from --cuts")
     ap.add_argument("--wrong-weight", type=int, default=1,
                     help="draw each cut the engine read wrong this many times as often")
+    ap.add_argument("--recut-scale", type=float, default=0.0,
+                    help="grow or shrink each cut's quad by up to this share across and down")
     a = ap.parse_args()
     cuts = read_cuts(a.cuts, a.wrong_weight) if a.cuts else None
     torch.set_num_threads(a.threads)
@@ -204,7 +222,7 @@ def main():
             "gb-synth": tensors(D.synthetic_test_set(1000)),
             "photos-dev": tensors(D.load_photos_dev())}
     loader = torch.utils.data.DataLoader(Stream(a.seed + step, a.batch, cuts=cuts,
-                                                cuts_frac=a.cuts_frac), batch_size=None, num_workers=1,
+                                                cuts_frac=a.cuts_frac, recut_scale=a.recut_scale), batch_size=None, num_workers=1,
                                          prefetch_factor=4)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
 
