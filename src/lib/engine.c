@@ -371,9 +371,9 @@ static float confidence_in(const anpr_plate *p, const char *text)
     return 0;
 }
 
-/* Which of n readings of one plate to keep: the one whose text they all
- * back most (its confidence summed over their candidates), the first on a
- * tie. Rereads keep it, which measured 1 point better on photos-dev than
+/* Which of n (at most N_CONFIRM + 1) readings of one plate to keep: the
+ * one whose text they all back most (its confidence summed over their
+ * candidates), the first on a tie. Rereads keep it, which measured 1 point better on photos-dev than
  * keeping the surer alone. If lead is not NULL it gets how much more that
  * text is backed than any other their candidates hold: more readings, each
  * backing a text by at most 1, cannot change the choice while they are
