@@ -105,9 +105,11 @@ def read_cuts(path, wrong_weight=1):
 class Stream(torch.utils.data.IterableDataset):
     """Endless batches; synthetic two thirds, real one third; with cuts (a
     rec_cuts.py list), that share of samples drawn from them first."""
-    def __init__(self, seed, batch, real_frac=0.35, cuts=None, cuts_frac=0.0, recut_scale=0.0):
+    def __init__(self, seed, batch, real_frac=0.35, cuts=None, cuts_frac=0.0, recut_scale=0.0,
+                 pool_weight=None):
         self.seed, self.batch, self.real_frac = seed, batch, real_frac
         self.cuts, self.cuts_frac, self.recut_scale = cuts, cuts_frac, recut_scale
+        self.pool_weight = [(pool_weight or POOL_WEIGHT)[k] for k in POOLS]
 
     def __iter__(self):
         rng = random.Random(self.seed + (torch.utils.data.get_worker_info() or type("w", (), {"id": 0})).id)
@@ -125,7 +127,7 @@ class Stream(torch.utils.data.IterableDataset):
                     im, t, q = rng.choice(cuts)
                     x = D.prepare(D.camera(rng, recut(rng, im, q, self.recut_scale), 0.3))
                 elif rng.random() < self.real_frac:
-                    pool = rng.choices(POOLS, [POOL_WEIGHT[k] for k in POOLS])[0]
+                    pool = rng.choices(POOLS, self.pool_weight)[0]
                     x, t = D.real(rng, rng.choice(by_country[pool]))
                 else:
                     x, t = D.synthetic(rng)
@@ -201,7 +203,13 @@ def main():
                     help="draw each cut the engine read wrong this many times as often")
     ap.add_argument("--recut-scale", type=float, default=0.0,
                     help="grow or shrink each cut's quad by up to this share across and down")
+    ap.add_argument("--eu-share", type=float, default=POOL_WEIGHT["eu"],
+                    help="share of the real draws from the European crops (the rest keep "
+                    "Brazil's and the US's proportion)")
     a = ap.parse_args()
+    rest = 1 - POOL_WEIGHT["eu"]
+    pools = {k: (a.eu_share if k == "eu" else v * (1 - a.eu_share) / rest)
+             for k, v in POOL_WEIGHT.items()}
     cuts = read_cuts(a.cuts, a.wrong_weight) if a.cuts else None
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -222,7 +230,8 @@ def main():
             "gb-synth": tensors(D.synthetic_test_set(1000)),
             "photos-dev": tensors(D.load_photos_dev())}
     loader = torch.utils.data.DataLoader(Stream(a.seed + step, a.batch, cuts=cuts,
-                                                cuts_frac=a.cuts_frac, recut_scale=a.recut_scale), batch_size=None, num_workers=1,
+                                                cuts_frac=a.cuts_frac, recut_scale=a.recut_scale,
+                                                pool_weight=pools), batch_size=None, num_workers=1,
                                          prefetch_factor=4)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
 
