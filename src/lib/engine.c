@@ -373,11 +373,11 @@ static float confidence_in(const anpr_plate *p, const char *text)
 
 /* Which of n (at most N_CONFIRM + 1) readings of one plate to keep: the
  * one whose text they all back most (its confidence summed over their
- * candidates), the first on a tie. Rereads keep it, which measured 1 point better on photos-dev than
- * keeping the surer alone. If lead is not NULL it gets how much more that
- * text is backed than any other their candidates hold: more readings, each
- * backing a text by at most 1, cannot change the choice while they are
- * fewer than that. */
+ * candidates), the first on a tie. Rereads keep it, which measured 1
+ * point better on photos-dev than keeping the surer alone. If lead is not
+ * NULL it gets how much more that text is backed than any other their
+ * candidates hold: more readings, each backing a text by at most 1,
+ * cannot change the choice while they are fewer than that. */
 static int most_backed(const anpr_plate *const r[], int n, float *lead)
 {
     float sum[N_CONFIRM + 1];
@@ -395,8 +395,10 @@ static int most_backed(const anpr_plate *const r[], int n, float *lead)
         for (int i = 0; i < n; i++)
             for (int k = 0; k < r[i]->n_candidates; k++) {
                 const char *t = r[i]->candidates[k].text;
+                if (!strcmp(t, r[best]->text))
+                    continue;
                 float s = 0;
-                for (int j = 0; j < n && strcmp(t, r[best]->text) != 0; j++)
+                for (int j = 0; j < n; j++)
                     s += confidence_in(r[j], t);
                 other = fmaxf(other, s);
             }
