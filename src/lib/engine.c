@@ -371,6 +371,16 @@ static float confidence_in(const anpr_plate *p, const char *text)
     return 0;
 }
 
+/* How much n readings back text: its confidence summed over their
+ * candidates. */
+static float backing(const anpr_plate *const r[], int n, const char *text)
+{
+    float sum = 0;
+    for (int j = 0; j < n; j++)
+        sum += confidence_in(r[j], text);
+    return sum;
+}
+
 /* Which of n (at most N_CONFIRM + 1) readings of one plate to keep: the
  * one whose text they all back most (its confidence summed over their
  * candidates), the first on a tie. Rereads keep it, which measured 1
@@ -383,9 +393,7 @@ static int most_backed(const anpr_plate *const r[], int n, float *lead)
     float sum[N_CONFIRM + 1];
     int best = 0;
     for (int i = 0; i < n; i++) {
-        sum[i] = 0;
-        for (int j = 0; j < n; j++)
-            sum[i] += confidence_in(r[j], r[i]->text);
+        sum[i] = backing(r, n, r[i]->text);
         if (sum[i] > sum[best])
             best = i;
     }
@@ -393,15 +401,9 @@ static int most_backed(const anpr_plate *const r[], int n, float *lead)
         /* Any text among their candidates may become a reading's own. */
         float other = 0;
         for (int i = 0; i < n; i++)
-            for (int k = 0; k < r[i]->n_candidates; k++) {
-                const char *t = r[i]->candidates[k].text;
-                if (!strcmp(t, r[best]->text))
-                    continue;
-                float s = 0;
-                for (int j = 0; j < n; j++)
-                    s += confidence_in(r[j], t);
-                other = fmaxf(other, s);
-            }
+            for (int k = 0; k < r[i]->n_candidates; k++)
+                if (strcmp(r[i]->candidates[k].text, r[best]->text) != 0)
+                    other = fmaxf(other, backing(r, n, r[i]->candidates[k].text));
         *lead = sum[best] - other;
     }
     return best;
@@ -440,6 +442,7 @@ static anpr_code confirm(anpr_engine *e, workspace *ws, const uint8_t *px, int w
     anpr_plate alt[N_CONFIRM];
     float alt_q[N_CONFIRM][4][2], span[2];
     const anpr_plate *all[N_CONFIRM + 1] = { p };
+    int best = 0;
     for (int i = 0; i < n; i++) {
         float sx = CONFIRM_SCALES[i][0], sy = CONFIRM_SCALES[i][1];
         image_quad_part((const float(*)[2])q, -(sx - 1) / 2, (sx + 1) / 2, -(sy - 1) / 2,
@@ -454,13 +457,10 @@ static anpr_code confirm(anpr_engine *e, workspace *ws, const uint8_t *px, int w
          * a sure plate read alike from the first two crops is not read
          * from the third. */
         float lead;
-        most_backed(all, i + 2, &lead);
-        if (lead > (float)(n - 1 - i)) {
-            n = i + 1;
+        best = most_backed(all, i + 2, &lead);
+        if (lead > (float)(n - 1 - i))
             break;
-        }
     }
-    int best = most_backed(all, n + 1, NULL);
     if (best > 0) {
         *p = alt[best - 1];
         memcpy(q, alt_q[best - 1], sizeof alt_q[0]);
