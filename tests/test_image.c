@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1078,6 +1079,83 @@ static float max_diff(const float *a, const float *b, size_t n)
     return m;
 }
 
+/* Bilinear at (u, v) in double, edge pixels repeated: the reference for
+ * image_warp_quad()'s samples. */
+static double bilinear(const uint8_t *src, int sw, int sh, int stride, double u, double v)
+{
+    double fx = fmin(fmax(u - 0.5, 0), sw - 1), fy = fmin(fmax(v - 0.5, 0), sh - 1);
+    int x0 = (int)fx, y0 = (int)fy;
+    int x1 = x0 + (x0 < sw - 1), y1 = y0 + (y0 < sh - 1);
+    double ax = fx - x0, ay = fy - y0;
+    const uint8_t *r0 = src + y0 * stride, *r1 = src + y1 * stride;
+    double top = r0[x0] + ax * (r0[x1] - r0[x0]), bot = r1[x0] + ax * (r1[x1] - r1[x0]);
+    return (top + ay * (bot - top)) / 255;
+}
+
+/*
+ * Every sample against the reference, on planes down to one pixel, with
+ * rows as long as the stride (so the last pixel is the plane's last byte,
+ * which a vector path that reads four bytes at a time must not pass),
+ * quads running off every edge, in perspective, and output rows of every
+ * length from 1 to 40 (vector blocks and their tails).
+ */
+static void test_warp_samples(void)
+{
+    enum { MAXW = 37, MAXH = 23 };
+    static uint8_t src[MAXW * MAXH];
+    static float out[40 * 9];
+    int bad = 0, runs = 0;
+    for (int k = 0; k < 400; k++) {
+        int sw = 1 + (int)(rng() % MAXW), sh = 1 + (int)(rng() % MAXH);
+        int stride = sw + (int)(rng() % 2) * (int)(rng() % 4);
+        if (stride * sh > MAXW * MAXH)
+            stride = sw;
+        for (int i = 0; i < stride * sh; i++)
+            src[i] = (uint8_t)rng();
+        float q[4][2];
+        for (int c = 0; c < 4; c++) {
+            q[c][0] = (float)((int)(rng() % 1000) - 250) * (float)sw / 500.0f;
+            q[c][1] = (float)((int)(rng() % 1000) - 250) * (float)sh / 500.0f;
+        }
+        if (k % 2) {   /* half of them parallelograms: the affine path */
+            q[2][0] = q[1][0] + q[3][0] - q[0][0];
+            q[2][1] = q[1][1] + q[3][1] - q[0][1];
+        }
+        int dw = 1 + k % 40, dh = 1 + (int)(rng() % 9);
+        image_warp_quad(src, sw, sh, stride, (const float(*)[2])q, out, dw, dh);
+        for (int j = 0; j < dh; j++)
+            for (int i = 0; i < dw; i++) {
+                float p[2];
+                image_quad_point((const float(*)[2])q, (i + 0.5f) / (float)dw,
+                                 (j + 0.5f) / (float)dh, p);
+                double want = bilinear(src, sw, sh, stride, p[0], p[1]);
+                /* Sample positions agree to float rounding, a few 1e-4
+                 * pixels where a quad reaches far outside. */
+                bad += !(fabs(out[j * dw + i] - want) < 2e-3);
+                runs++;
+            }
+    }
+    CHECK(bad == 0, "warp against the reference: %d of %d samples off", bad, runs);
+
+    /* A plane whose last byte ends its page, with no access to the next:
+     * a read past it faults. Every sample on the bottom-right pixel. */
+    long page = sysconf(_SC_PAGESIZE);
+    uint8_t *map = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+    CHECK(map != MAP_FAILED && mprotect(map + page, (size_t)page, PROT_NONE) == 0, "guard page");
+    if (map != MAP_FAILED) {
+        uint8_t *plane = map + page - 10 * 10;
+        memset(plane, 200, 10 * 10);
+        const float corner[4][2] = {{9.5f, 9.5f}, {12, 9.5f}, {12, 12}, {9.5f, 12}};
+        image_warp_quad(plane, 10, 10, 10, corner, out, 16, 2);
+        bad = 0;
+        for (int i = 0; i < 32; i++)
+            bad += !(fabsf(out[i] - 200 / 255.0f) < 1e-6f);
+        CHECK(bad == 0, "bottom-right corner: %d samples off", bad);
+        munmap(map, (size_t)page * 2);
+    }
+}
+
 static void test_warp_resize(void)
 {
     enum { SW = 40, SH = 30, STRIDE = 43 };
@@ -1283,6 +1361,7 @@ int main(void)
     test_scale();
     test_files();
     test_warp_resize();
+    test_warp_samples();
     test_real_photos();
     if (failures) {
         fprintf(stderr, "test_image: %d checks failed\n", failures);

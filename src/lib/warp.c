@@ -8,7 +8,12 @@
 #include "image.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* Bilinear sample at continuous (u, v), edge pixels repeated outside. */
 static inline float sample(const uint8_t *src, int sw, int sh, int stride,
@@ -78,6 +83,89 @@ void image_quad_part(const float q[4][2], float u0, float u1, float v0, float v1
         }
 }
 
+/* Output i of a row is sampled at ((u0 + i su) / z, (v0 + i sv) / z), z
+ * = z0 + i sz, or z = 1 when affine: the samples from i on, into out[i..n). */
+typedef struct warp_row {
+    float u0, v0, z0, su, sv, sz;
+    int affine;
+} warp_row;
+
+static void row_portable(const uint8_t *src, int sw, int sh, int stride, const warp_row *r,
+                         int i, int n, float *out)
+{
+    const float scale = 1.0f / 255.0f;
+    for (; i < n; i++) {
+        float u = r->u0 + (float)i * r->su, v = r->v0 + (float)i * r->sv;
+        if (!r->affine) {
+            float iz = 1.0f / (r->z0 + (float)i * r->sz);
+            u *= iz, v *= iz;
+        }
+        out[i] = sample(src, sw, sh, stride, u, v) * scale;
+    }
+}
+
+#if defined(__x86_64__)
+/*
+ * sample() eight outputs at a time: the same operations in the same order
+ * (no fused multiply-adds), so the same bits. Each lane gathers the four
+ * bytes from its left pixel in its two rows; the pixel right of it is the
+ * second byte. A gather that would read past the plane's last byte reads
+ * the four bytes before it, shifted into place; the byte lost past the end
+ * belongs to a sample on the last column, weighted 0 (its ax is 0 there,
+ * as sample() then reads the same pixel twice). The bottom row is read as
+ * its own next row, as sample() does. Returns how many it wrote: n rounded
+ * down to eight, or 0 where the plane's offsets do not fit 31 bits.
+ */
+__attribute__((target("avx2")))
+static int row_avx2(const uint8_t *src, int sw, int sh, int stride, const warp_row *r, int n,
+                    float *out)
+{
+    int64_t end = (int64_t)(sh - 1) * stride + sw;
+    if (end > INT32_MAX || end < 4)
+        return 0;
+    const __m256 zero = _mm256_setzero_ps(), half = _mm256_set1_ps(0.5f);
+    const __m256 xmax = _mm256_set1_ps((float)(sw - 1)), ymax = _mm256_set1_ps((float)(sh - 1));
+    const __m256 u0 = _mm256_set1_ps(r->u0), v0 = _mm256_set1_ps(r->v0), z0 = _mm256_set1_ps(r->z0);
+    const __m256 su = _mm256_set1_ps(r->su), sv = _mm256_set1_ps(r->sv), sz = _mm256_set1_ps(r->sz);
+    const __m256 one = _mm256_set1_ps(1.0f), scale = _mm256_set1_ps(1.0f / 255.0f);
+    const __m256i last_row = _mm256_set1_epi32(sh - 1), rows = _mm256_set1_epi32(stride);
+    const __m256i last4 = _mm256_set1_epi32((int)end - 4), byte = _mm256_set1_epi32(0xFF);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 fi = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(i), lanes));
+        __m256 u = _mm256_add_ps(u0, _mm256_mul_ps(fi, su));
+        __m256 v = _mm256_add_ps(v0, _mm256_mul_ps(fi, sv));
+        if (!r->affine) {
+            __m256 iz = _mm256_div_ps(one, _mm256_add_ps(z0, _mm256_mul_ps(fi, sz)));
+            u = _mm256_mul_ps(u, iz), v = _mm256_mul_ps(v, iz);
+        }
+        /* max_ps gives its second operand for NaN: 0, as sample()'s tests. */
+        __m256 fx = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(u, half), zero), xmax);
+        __m256 fy = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(v, half), zero), ymax);
+        __m256i x0 = _mm256_cvttps_epi32(fx), y0 = _mm256_cvttps_epi32(fy);
+        __m256 ax = _mm256_sub_ps(fx, _mm256_cvtepi32_ps(x0));
+        __m256 ay = _mm256_sub_ps(fy, _mm256_cvtepi32_ps(y0));
+        __m256i at0 = _mm256_add_epi32(_mm256_mullo_epi32(y0, rows), x0);
+        __m256i at1 = _mm256_add_epi32(at0, _mm256_and_si256(_mm256_cmpgt_epi32(last_row, y0), rows));
+        __m256i b0 = _mm256_min_epi32(at0, last4), b1 = _mm256_min_epi32(at1, last4);
+        __m256i w0 = _mm256_i32gather_epi32((const int *)src, b0, 1);
+        __m256i w1 = _mm256_i32gather_epi32((const int *)src, b1, 1);
+        w0 = _mm256_srlv_epi32(w0, _mm256_slli_epi32(_mm256_sub_epi32(at0, b0), 3));
+        w1 = _mm256_srlv_epi32(w1, _mm256_slli_epi32(_mm256_sub_epi32(at1, b1), 3));
+        __m256i p00 = _mm256_and_si256(w0, byte), p01 = _mm256_and_si256(_mm256_srli_epi32(w0, 8), byte);
+        __m256i p10 = _mm256_and_si256(w1, byte), p11 = _mm256_and_si256(_mm256_srli_epi32(w1, 8), byte);
+        __m256 top = _mm256_add_ps(_mm256_cvtepi32_ps(p00),
+                                   _mm256_mul_ps(ax, _mm256_cvtepi32_ps(_mm256_sub_epi32(p01, p00))));
+        __m256 bot = _mm256_add_ps(_mm256_cvtepi32_ps(p10),
+                                   _mm256_mul_ps(ax, _mm256_cvtepi32_ps(_mm256_sub_epi32(p11, p10))));
+        __m256 val = _mm256_add_ps(top, _mm256_mul_ps(ay, _mm256_sub_ps(bot, top)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(val, scale));
+    }
+    return i;
+}
+#endif
+
 void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
                      const float q[4][2], float *dst, int dst_w, int dst_h)
 {
@@ -88,24 +176,21 @@ void image_warp_quad(const uint8_t *src, int sw, int sh, int sstride,
      * in i: a start per row plus i steps (multiplied, not accumulated, so
      * rounding does not build up along wide rows). */
     double si = 1.0 / dst_w, tj = 1.0 / dst_h;
-    float su = (float)(a * si), sv = (float)(d * si), sz = (float)(g * si);
-    const float scale = 1.0f / 255.0f;
+    warp_row r = {0, 0, 0, (float)(a * si), (float)(d * si), (float)(g * si), g == 0 && h == 0};
+#if defined(__x86_64__)
+    int wide = __builtin_cpu_supports("avx2");
+#endif
     for (int j = 0; j < dst_h; j++) {
         double t = (j + 0.5) * tj, s = 0.5 * si;
-        float u0 = (float)(a * s + b * t + c), v0 = (float)(d * s + e * t + f);
-        float z0 = (float)(g * s + h * t + 1.0);
+        r.u0 = (float)(a * s + b * t + c), r.v0 = (float)(d * s + e * t + f);
+        r.z0 = (float)(g * s + h * t + 1.0);
         float *out = dst + (size_t)j * (size_t)dst_w;
-        if (g == 0 && h == 0) {
-            for (int i = 0; i < dst_w; i++)
-                out[i] = sample(src, sw, sh, sstride, u0 + (float)i * su,
-                                v0 + (float)i * sv) * scale;
-        } else {
-            for (int i = 0; i < dst_w; i++) {
-                float iz = 1.0f / (z0 + (float)i * sz);
-                out[i] = sample(src, sw, sh, sstride, (u0 + (float)i * su) * iz,
-                                (v0 + (float)i * sv) * iz) * scale;
-            }
-        }
+        int i = 0;
+#if defined(__x86_64__)
+        if (wide)
+            i = row_avx2(src, sw, sh, sstride, &r, dst_w, out);
+#endif
+        row_portable(src, sw, sh, sstride, &r, i, dst_w, out);
     }
 }
 
