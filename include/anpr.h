@@ -79,6 +79,8 @@ typedef struct anpr_options {
     const char *detector_path;   /* NULL: the built-in detector */
     const char *refiner_path;    /* NULL: the built-in corner refiner */
     anpr_precision precision;   /* default AUTO */
+    int min_chars;              /* drop plates found in a photo whose text is shorter;
+                                   default 3, 0 keeps all; crops (whole_plate) keep all */
 } anpr_options;
 
 void anpr_options_default(anpr_options *opt);

@@ -102,8 +102,11 @@ static int absent(anpr_code rc, const char *path)
  * and on two photos of ../shared/data/photos-dev, where that folder is
  * present, that gave SL7C6S and CJ1P5G twice each before.
  */
-static void no_repeats(anpr_engine *e)
+static void no_repeats(void)
 {
+    anpr_engine *e = engine(0, ANPR_COUNTRY_AUTO);
+    if (!e)
+        return;
     static const char *const paths[] = {
         "samples/street-two-cars.jpg",
         "samples/street-rear.jpg",
@@ -125,6 +128,7 @@ static void no_repeats(anpr_engine *e)
                       r.plates[i].text, r.plates[j].text);
             }
     }
+    anpr_engine_free(e);
 }
 
 /*
@@ -239,6 +243,49 @@ static void part_and_whole(void)
     reads_at("../shared/data/plate-crops-eu/00124.jpg", "29LKH2", label, "LKH2");
 }
 
+/*
+ * How many of the plates read in the photo at path (a file of
+ * ../shared/data: -1 where that is absent) are shorter than n characters,
+ * with min_chars set to `min_chars`.
+ */
+static int shorter(const char *path, int min_chars, int n)
+{
+    anpr_options o;
+    anpr_options_default(&o);
+    o.min_chars = min_chars;
+    o.precision = ANPR_PRECISION_FLOAT;
+    anpr_engine *e = NULL;
+    char err[256];
+    CHECK(anpr_engine_new(&o, &e, err, sizeof err) == ANPR_OK, "engine: %s", err);
+    if (!e)
+        return -1;
+    anpr_result r;
+    anpr_code rc = anpr_read_file(e, path, &r);
+    anpr_engine_free(e);
+    if (absent(rc, path))
+        return -1;
+    CHECK(rc == ANPR_OK, "%s: %s", path, r.error);
+    int k = 0;
+    for (int i = 0; i < r.n_plates; i++)
+        k += strlen(r.plates[i].text) < (size_t)n;
+    return k;
+}
+
+/*
+ * A plate-free street scene whose lettering reads B6 at 0.73, and two
+ * things more as two characters: dropped by default (min_chars 3), kept
+ * with 0.
+ */
+static void short_readings(void)
+{
+    const char *path = "../shared/data/negatives/00102.jpg";
+    int kept = shorter(path, 0, 3);
+    if (kept < 0)
+        return;
+    CHECK(kept > 0, "%s: no reading under 3 characters with min_chars 0", path);
+    CHECK(shorter(path, 3, 3) == 0, "%s: a reading under 3 characters by default", path);
+}
+
 static void expect_error(anpr_engine *e, const void *data, size_t len, anpr_code want, const char *what)
 {
     anpr_result r;
@@ -323,6 +370,8 @@ int main(void)
     sure_confirmed();
     close_up_stickers();
     part_and_whole();
+    short_readings();
+    no_repeats();
 
     e = engine(0, ANPR_COUNTRY_GB);
     if (e) {
@@ -338,7 +387,6 @@ int main(void)
         CHECK(r.n_plates == 1 && !strcmp(r.plates[0].text, "MA68XYZ"),
               "a close-up read as %d plates, the first %s", r.n_plates,
               r.n_plates ? r.plates[0].text : "-");
-        no_repeats(e);
         bad_input(e);
         anpr_engine_free(e);
     }

@@ -40,6 +40,8 @@ static void help(FILE *f)
         "  --format F             human (default), json, or openalpr (as 'alpr -j')\n"
         "  --country C            auto (default), gb, br, us or eu: the plate syntax to use\n"
         "  --min-confidence X     drop plates read with confidence below X (0..1)\n"
+        "  --min-chars N          drop plates found in a photo read with fewer than N\n"
+        "                         characters (default 3; 0 keeps all)\n"
         "  --candidates N         alternative readings to give per plate (1..%d, default %d)\n"
         "  --model FILE           recogniser weights instead of the built-in ones\n"
         "  --detector FILE        detector weights instead of the built-in ones\n"
@@ -162,6 +164,7 @@ int cmd_read(int argc, char **argv)
         {"whole-plate", no_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
         {"format", required_argument, 0, 'f'}, {"country", required_argument, 0, 'c'},
         {"min-confidence", required_argument, 0, 'm'}, {"candidates", required_argument, 0, 'n'},
+        {"min-chars", required_argument, 0, 'C'},
         {"model", required_argument, 0, 'M'}, {"detector", required_argument, 0, 'D'},
         {"refiner", required_argument, 0, 'R'}, {"max-pixels", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
         {"float", no_argument, 0, 'F'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -191,6 +194,13 @@ int cmd_read(int argc, char **argv)
             opt.min_confidence = strtof(optarg, &end);
             if (*end || opt.min_confidence < 0 || opt.min_confidence > 1) {
                 fprintf(stderr, "anpr read: --min-confidence wants a number from 0 to 1\n");
+                return 2;
+            }
+            break;
+        case 'C':
+            opt.min_chars = (int)strtol(optarg, &end, 10);
+            if (*end || !*optarg || opt.min_chars < 0 || opt.min_chars >= ANPR_MAX_TEXT) {
+                fprintf(stderr, "anpr read: --min-chars wants 0 to %d\n", ANPR_MAX_TEXT - 1);
                 return 2;
             }
             break;
