@@ -780,23 +780,27 @@ static void drop_repeats(anpr_result *res)
 
 static void drop_lettering(anpr_result *res)
 {
-    int n = 0;
+    /* Judged against all the plates first, then dropped, so that the
+     * order of the plates does not matter. */
+    unsigned char lettering[ANPR_MAX_PLATES] = {0};
     for (int i = 0; i < res->n_plates; i++) {
         float b[4];
         detect_bounds(res->plates[i].box, b);
         float cx = (b[0] + b[2]) / 2, cy = (b[1] + b[3]) / 2;
-        int lettering = 0;
-        for (int j = 0; j < res->n_plates && !lettering; j++) {
+        for (int j = 0; j < res->n_plates && !lettering[i]; j++) {
             float a[4];
             detect_bounds(res->plates[j].box, a);
             float h = a[3] - a[1];
-            lettering = j != i && res->plates[j].confidence >= WHOLE_SURE && cx > a[0] && cx < a[2]
-                        && b[3] - b[1] < LETTERING_HEIGHT * h
-                        && (fabsf(cy - a[1]) < WHOLE_MARGIN * h || fabsf(cy - a[3]) < WHOLE_MARGIN * h);
+            lettering[i] = j != i && res->plates[j].confidence >= WHOLE_SURE && cx > a[0]
+                           && cx < a[2] && b[3] - b[1] < LETTERING_HEIGHT * h
+                           && (fabsf(cy - a[1]) < WHOLE_MARGIN * h
+                               || fabsf(cy - a[3]) < WHOLE_MARGIN * h);
         }
-        if (!lettering)
-            res->plates[n++] = res->plates[i];
     }
+    int n = 0;
+    for (int i = 0; i < res->n_plates; i++)
+        if (!lettering[i])
+            res->plates[n++] = res->plates[i];
     res->n_plates = n;
 }
 
