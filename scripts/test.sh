@@ -1,7 +1,7 @@
 #!/bin/sh
 # test.sh: set up on a fresh Debian 12 machine, then build and run every
-# test twice: once with -Werror, once under AddressSanitizer and
-# UndefinedBehaviorSanitizer.
+# test three times: once with -Werror, once under AddressSanitizer and
+# UndefinedBehaviorSanitizer, once under ThreadSanitizer.
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh test
@@ -12,6 +12,11 @@ cmake --build build-test -j"$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DANPR_WERROR=ON -DANPR_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j"$jobs")
+# Once more under ThreadSanitizer: engines shared between threads, the
+# back office's request threads. A race fails the run.
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANPR_WERROR=ON -DANPR_TSAN=ON >/dev/null
+cmake --build build-tsan -j"$jobs"
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$jobs")
 # A short pass of every fuzzer over its seed corpus (longer runs: see
 # fuzz/CMakeLists.txt). A crash fails the run.
 CC=clang cmake -S . -B build-fuzz -DANPR_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -32,6 +32,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1012,14 +1013,15 @@ static void test_slow_client(void)
 
 /* Posters keep sending batches; each records what was acknowledged. */
 #define KILL_THREADS 4
-static volatile int posting;
+/* Atomic: the posters read it while the main thread clears it. */
+static atomic_int posting;
 static long long acked[KILL_THREADS];
 
 static void *poster(void *arg)
 {
     int me = (int)(intptr_t)arg;
     char *body = malloc(32768), t[32];
-    for (int batch = 0; posting; batch++) {
+    for (int batch = 0; atomic_load(&posting); batch++) {
         size_t n = (size_t)sprintf(body, "{\"reads\":[");
         for (int i = 0; i < 50; i++)
             n += (size_t)sprintf(body + n, "%s{\"id\":\"k%d-%d-%d\",\"vrm\":\"KL%02dX%03d\","
@@ -1046,12 +1048,12 @@ static void *poster(void *arg)
 static void test_kill9(void)
 {
     pthread_t t[KILL_THREADS];
-    posting = 1;
+    atomic_store(&posting, 1);
     for (int i = 0; i < KILL_THREADS; i++)
         pthread_create(&t[i], NULL, poster, (void *)(intptr_t)i);
     sleep_ms(1500);
     stop_server(SIGKILL);
-    posting = 0;
+    atomic_store(&posting, 0);
     for (int i = 0; i < KILL_THREADS; i++)
         pthread_join(t[i], NULL);
     if (start_server()) {
