@@ -132,6 +132,20 @@ static void no_repeats(void)
 }
 
 /*
+ * Reads the photo at path with engine e (NULL: it could not be made),
+ * which it then frees. Returns the read's code, or -1 where there is no
+ * engine or path is a file of ../shared/data that is absent here.
+ */
+static int read_once(anpr_engine *e, const char *path, anpr_result *r)
+{
+    if (!e)
+        return -1;
+    anpr_code rc = anpr_read_file(e, path, r);
+    anpr_engine_free(e);
+    return absent(rc, path) ? -1 : (int)rc;
+}
+
+/*
  * Reads the photo at path (a file of ../shared/data: skipped where that is
  * absent) and checks that text is among its plates, boxed on the labelled
  * box x0, y0, x1, y1 (IoU at least 0.5, as read_bench counts a plate found),
@@ -144,13 +158,9 @@ static void no_repeats(void)
 static int reads_at(const char *path, const char *text, const float label[4],
                     const char *unwanted)
 {
-    anpr_engine *e = engine_in(0, ANPR_COUNTRY_AUTO, ANPR_PRECISION_FLOAT);
-    if (!e)
-        return -1;
     anpr_result r;
-    anpr_code rc = anpr_read_file(e, path, &r);
-    anpr_engine_free(e);
-    if (absent(rc, path))
+    int rc = read_once(engine_in(0, ANPR_COUNTRY_AUTO, ANPR_PRECISION_FLOAT), path, &r);
+    if (rc < 0)
         return -1;
     int i = 0;
     while (i < r.n_plates && strcmp(r.plates[i].text, text) != 0)
@@ -273,12 +283,9 @@ static int shorter(const char *path, int min_chars, int n)
     anpr_engine *e = NULL;
     char err[256];
     CHECK(anpr_engine_new(&o, &e, err, sizeof err) == ANPR_OK, "engine: %s", err);
-    if (!e)
-        return -1;
     anpr_result r;
-    anpr_code rc = anpr_read_file(e, path, &r);
-    anpr_engine_free(e);
-    if (absent(rc, path))
+    int rc = read_once(e, path, &r);
+    if (rc < 0)
         return -1;
     CHECK(rc == ANPR_OK, "%s: %s", path, r.error);
     int k = 0;
