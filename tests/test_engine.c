@@ -147,9 +147,9 @@ static int read_once(anpr_engine *e, const char *path, anpr_result *r)
 
 /*
  * Reads the photo at path (a file of ../shared/data: skipped where that is
- * absent) and checks that text is among its plates, boxed on the labelled
- * box x0, y0, x1, y1 (IoU at least 0.5, as read_bench counts a plate found),
- * and that `unwanted`, unless NULL, is not. Returns how many plates it
+ * absent) and checks that text (NULL: any text) is among its plates, boxed
+ * on the labelled box x0, y0, x1, y1 (IoU at least 0.5, as read_bench
+ * counts a plate found), and that `unwanted`, unless NULL, is not. Returns how many plates it
  * read, or -1 where the file is absent.
  * In float, the same arithmetic on every CPU: these plates sit near the
  * bars that decide a second look or a reread, and int8 on a VNNI CPU reads
@@ -163,15 +163,17 @@ static int reads_at(const char *path, const char *text, const float label[4],
     if (rc < 0)
         return -1;
     int i = 0;
-    while (i < r.n_plates && strcmp(r.plates[i].text, text) != 0)
-        i++;
-    CHECK(rc == ANPR_OK && i < r.n_plates, "%s: %s not read: %s", path, text, r.error);
-    if (i < r.n_plates) {
-        float b[4];
+    float b[4];
+    for (; i < r.n_plates; i++) {
         detect_bounds(r.plates[i].box, b);
+        if (text ? !strcmp(r.plates[i].text, text) : detect_iou(b, label) >= 0.5f)
+            break;
+    }
+    CHECK(rc == ANPR_OK && i < r.n_plates, "%s: %s not read: %s", path, text ? text : "no plate",
+          r.error);
+    if (i < r.n_plates)
         CHECK(detect_iou(b, label) >= 0.5f, "%s: box %.0f,%.0f-%.0f,%.0f is off the plate", path,
               b[0], b[1], b[2], b[3]);
-    }
     for (int k = 0; unwanted && rc == ANPR_OK && k < r.n_plates; k++)
         CHECK(strcmp(r.plates[k].text, unwanted) != 0, "%s: %s read", path, unwanted);
     return rc == ANPR_OK ? r.n_plates : 0;
@@ -215,6 +217,21 @@ static void confirmed_plate(void)
 {
     static const float label[4] = {473, 164, 549, 202};
     reads_at("../shared/data/photos-dev/us-wts-lg-000046.jpg", "BFN8484", label, NULL);
+}
+
+/*
+ * photos-dev's 0SG719, 62 pixels wide on a white truck, is the twelfth
+ * faint peak of its frame, with a rough quad twice its width; the second
+ * look, in a window sized for that quad, finds it at 0.22, and only a third
+ * look sized to what the second found is sure of it (DETECT_FAINT_MAX in
+ * detect.h). It reads OSG719 (0SG719 second), so only where it is found is
+ * checked.
+ */
+static void faint_small_plate(void)
+{
+    static const float label[4] = {911, 136, 973, 167};
+    reads_at("../shared/data/photos-dev/us-12c6cb72-3ea3-49e7-b381-e0cdfc5e8960.jpg", NULL,
+             label, NULL);
 }
 
 /*
@@ -389,6 +406,7 @@ int main(void)
     anpr_engine_free(e);
     tight_box();
     faint_plate();
+    faint_small_plate();
     confirmed_plate();
     sure_confirmed();
     close_up_stickers();

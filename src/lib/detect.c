@@ -430,6 +430,11 @@ int detect_faint(const nn_net *net, detect_work *w, const uint8_t *gray, int wid
         float second;
         if (refine(net, w, &hd, gray, width, height, stride, &b, &second, err, errlen) != 0)
             return -1;
+        /* Found, but perhaps small in a window sized for a larger quad:
+         * look once more, at what was found. */
+        if (second >= DETECT_REFINE_THRESHOLD && second < DETECT_SURE
+            && refine(net, w, &hd, gray, width, height, stride, &b, &second, err, errlen) != 0)
+            return -1;
         if (second >= DETECT_SURE && keep(w, w->n_kept + n, &b, DETECT_NMS_IOU))
             boxes[n++] = b;
     }
