@@ -149,8 +149,8 @@ static int read_once(anpr_engine *e, const char *path, anpr_result *r)
  * Reads the photo at path (a file of ../shared/data: skipped where that is
  * absent) and checks that text (NULL: any text) is among its plates, boxed
  * on the labelled box x0, y0, x1, y1 (IoU at least 0.5, as read_bench
- * counts a plate found), and that `unwanted`, unless NULL, is not. Returns how many plates it
- * read, or -1 where the file is absent.
+ * counts a plate found), and that `unwanted`, unless NULL, is not. Returns
+ * how many plates it read, or -1 where the file is absent.
  * In float, the same arithmetic on every CPU: these plates sit near the
  * bars that decide a second look or a reread, and int8 on a VNNI CPU reads
  * BFN8484 below (0.495) where float reads it above (0.53).

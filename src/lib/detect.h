@@ -141,9 +141,10 @@ int detect_run(const nn_net *net, detect_work *w, const uint8_t *gray, int width
  * Looks again at the faint peaks (DETECT_FAINT_*) of the last detect_run()
  * on this work and frame: each that the second look (or a third, see
  * DETECT_FAINT_MAX) scores at least DETECT_SURE and that overlaps no box
- * detect_run() returned is written to boxes. Returns how many (0 after the first call for a frame), or -1 with
- * a reason in err. It is separate because it costs a second look per peak
- * and pays only where nothing better was found: the caller decides.
+ * detect_run() returned is written to boxes. Returns how many (0 after the
+ * first call for a frame), or -1 with a reason in err. It is separate
+ * because it costs a second look per peak and pays only where nothing
+ * better was found: the caller decides.
  */
 int detect_faint(const nn_net *net, detect_work *w, const uint8_t *gray, int width,
                  int height, int stride, detect_box *boxes, int max_boxes, char *err,
