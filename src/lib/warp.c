@@ -105,6 +105,28 @@ static void row_portable(const uint8_t *src, int sw, int sh, int stride, const w
 }
 
 #if defined(__x86_64__)
+/* Each lane's four bytes from byte offset at of src, shifted so that the
+ * byte at `at` comes first; an offset past last4 (the last place four
+ * bytes can be read from) is read from there. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i gather_at(const uint8_t *src, __m256i at, __m256i last4)
+{
+    __m256i base = _mm256_min_epi32(at, last4);
+    __m256i w = _mm256_i32gather_epi32((const int *)src, base, 1);
+    return _mm256_srlv_epi32(w, _mm256_slli_epi32(_mm256_sub_epi32(at, base), 3));
+}
+
+/* Each lane's first byte of w plus a times its second less its first:
+ * sample()'s step along a row. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256 lerp_bytes(__m256i w, __m256 a)
+{
+    const __m256i byte = _mm256_set1_epi32(0xFF);
+    __m256i p0 = _mm256_and_si256(w, byte), p1 = _mm256_and_si256(_mm256_srli_epi32(w, 8), byte);
+    return _mm256_add_ps(_mm256_cvtepi32_ps(p0),
+                         _mm256_mul_ps(a, _mm256_cvtepi32_ps(_mm256_sub_epi32(p1, p0))));
+}
+
 /*
  * sample() eight outputs at a time: the same operations in the same order
  * (no fused multiply-adds), so the same bits. Each lane gathers the four
@@ -129,7 +151,7 @@ static int row_avx2(const uint8_t *src, int sw, int sh, int stride, const warp_r
     const __m256 su = _mm256_set1_ps(r->su), sv = _mm256_set1_ps(r->sv), sz = _mm256_set1_ps(r->sz);
     const __m256 one = _mm256_set1_ps(1.0f), scale = _mm256_set1_ps(1.0f / 255.0f);
     const __m256i last_row = _mm256_set1_epi32(sh - 1), rows = _mm256_set1_epi32(stride);
-    const __m256i last4 = _mm256_set1_epi32((int)end - 4), byte = _mm256_set1_epi32(0xFF);
+    const __m256i last4 = _mm256_set1_epi32((int)end - 4);
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -147,18 +169,9 @@ static int row_avx2(const uint8_t *src, int sw, int sh, int stride, const warp_r
         __m256 ax = _mm256_sub_ps(fx, _mm256_cvtepi32_ps(x0));
         __m256 ay = _mm256_sub_ps(fy, _mm256_cvtepi32_ps(y0));
         __m256i at0 = _mm256_add_epi32(_mm256_mullo_epi32(y0, rows), x0);
-        __m256i at1 = _mm256_add_epi32(at0, _mm256_and_si256(_mm256_cmpgt_epi32(last_row, y0), rows));
-        __m256i b0 = _mm256_min_epi32(at0, last4), b1 = _mm256_min_epi32(at1, last4);
-        __m256i w0 = _mm256_i32gather_epi32((const int *)src, b0, 1);
-        __m256i w1 = _mm256_i32gather_epi32((const int *)src, b1, 1);
-        w0 = _mm256_srlv_epi32(w0, _mm256_slli_epi32(_mm256_sub_epi32(at0, b0), 3));
-        w1 = _mm256_srlv_epi32(w1, _mm256_slli_epi32(_mm256_sub_epi32(at1, b1), 3));
-        __m256i p00 = _mm256_and_si256(w0, byte), p01 = _mm256_and_si256(_mm256_srli_epi32(w0, 8), byte);
-        __m256i p10 = _mm256_and_si256(w1, byte), p11 = _mm256_and_si256(_mm256_srli_epi32(w1, 8), byte);
-        __m256 top = _mm256_add_ps(_mm256_cvtepi32_ps(p00),
-                                   _mm256_mul_ps(ax, _mm256_cvtepi32_ps(_mm256_sub_epi32(p01, p00))));
-        __m256 bot = _mm256_add_ps(_mm256_cvtepi32_ps(p10),
-                                   _mm256_mul_ps(ax, _mm256_cvtepi32_ps(_mm256_sub_epi32(p11, p10))));
+        __m256i below = _mm256_and_si256(_mm256_cmpgt_epi32(last_row, y0), rows);
+        __m256 top = lerp_bytes(gather_at(src, at0, last4), ax);
+        __m256 bot = lerp_bytes(gather_at(src, _mm256_add_epi32(at0, below), last4), ax);
         __m256 val = _mm256_add_ps(top, _mm256_mul_ps(ay, _mm256_sub_ps(bot, top)));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(val, scale));
     }
