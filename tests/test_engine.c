@@ -264,7 +264,7 @@ static void close_up_stickers(void)
  * A close-up of a Pennsylvania plate: the registration, GTX8962, reads at
  * 1.00, and the state's name above it (PEMWSYVANA at 0.93 in float,
  * PENNSYLVAN at 0.96 in int8) was reported as a second plate; it is the
- * plate's lettering (drop_lettering() in engine.c).
+ * plate's lettering (drop_lettering_and_short() in engine.c).
  */
 static void state_name(void)
 {

@@ -661,13 +661,20 @@ static anpr_code read_faint(anpr_engine *e, workspace *ws, const uint8_t *px, in
     return read_boxes(e, ws, px, w, h, stride, scale, n, FAINT_MIN, res, err, errlen);
 }
 
-/* Does plate a's box centre lie in the top or bottom WHOLE_MARGIN of box? */
-static int in_margin(const anpr_plate *a, const float box[4][2])
+/* Where plate a's box centre lies down box's bounds: 0 at their top, 1
+ * at their bottom. */
+static float depth_in(const anpr_plate *a, const float box[4][2])
 {
     float ab[4], wb[4];
     detect_bounds(a->box, ab);
     detect_bounds(box, wb);
-    float depth = ((ab[1] + ab[3]) / 2 - wb[1]) / (wb[3] - wb[1]);
+    return ((ab[1] + ab[3]) / 2 - wb[1]) / (wb[3] - wb[1]);
+}
+
+/* Does plate a's box centre lie in the top or bottom WHOLE_MARGIN of box? */
+static int in_margin(const anpr_plate *a, const float box[4][2])
+{
+    float depth = depth_in(a, box);
     return depth < WHOLE_MARGIN || depth > 1 - WHOLE_MARGIN;
 }
 
@@ -762,44 +769,48 @@ static void drop_repeats(anpr_result *res)
 }
 
 /*
- * Drops each plate that is another's lettering: less than LETTERING_HEIGHT
- * of the height of a plate read at WHOLE_SURE or more, its box centre
- * within that plate's width and within WHOLE_MARGIN of its height of its
- * top or bottom edge, inside or out. A close-up of a US plate read whole
- * still reported its state's name above it (PENNSYLVAN at 0.96, HAVVAI1
- * for Hawaii) and its month sticker in its bottom corner (SEP at 0.91)
- * where the registration, read in the middle, kept the whole look's
- * parts rule from running. On the held-out crops read as photos
- * (2026-12-07) the other readings went from 7 to 2 in int8 and 9 to 4 in
- * float, those at 0.5 or more from 4 to 0; the three photo sets lost one
- * other reading, under 0.5, and read and found every plate as before, and
- * the plate-free scenes gave the same. A half or 0.4 to 0.8 of the height,
- * or a band of 0.2 to 0.4, measured the same.
+ * Drops each plate that is another's lettering, and each that reads
+ * fewer than min_chars characters (see DEFAULT_MIN_CHARS). Lettering is
+ * less than LETTERING_HEIGHT of the height of a plate read at WHOLE_SURE
+ * or more, its box centre within that plate's width and within
+ * WHOLE_MARGIN of its height of its top or bottom edge, inside or out. A
+ * close-up of a US plate read whole still reported its state's name above
+ * it (PENNSYLVAN at 0.96, HAVVAI1 for Hawaii) and its month sticker in its
+ * bottom corner (SEP at 0.91) where the registration, read in the middle,
+ * kept the whole look's parts rule from running. On the held-out crops
+ * read as photos (2026-12-07) the other readings went from 7 to 2 in int8
+ * and 9 to 4 in float, those at 0.5 or more from 4 to 0; the three photo
+ * sets lost one other reading, under 0.5, and read and found every plate
+ * as before, and the plate-free scenes gave the same. A half or 0.4 to 0.8
+ * of the height, or a band of 0.2 to 0.4, measured the same. Every plate
+ * is judged against all the others, short ones too, before any is
+ * dropped, so that their order does not matter; this comes last, so that
+ * short readings still count as parts and stickers in the looks above.
  */
 #define LETTERING_HEIGHT 0.5f
 
-static void drop_lettering(anpr_result *res)
+static void drop_lettering_and_short(anpr_result *res, int min_chars)
 {
-    /* Judged against all the plates first, then dropped, so that the
-     * order of the plates does not matter. */
-    unsigned char lettering[ANPR_MAX_PLATES] = {0};
+    unsigned char drop[ANPR_MAX_PLATES] = {0};
     for (int i = 0; i < res->n_plates; i++) {
+        const anpr_plate *p = &res->plates[i];
         float b[4];
-        detect_bounds(res->plates[i].box, b);
-        float cx = (b[0] + b[2]) / 2, cy = (b[1] + b[3]) / 2;
-        for (int j = 0; j < res->n_plates && !lettering[i]; j++) {
+        detect_bounds(p->box, b);
+        float cx = (b[0] + b[2]) / 2;
+        drop[i] = strlen(p->text) < (size_t)min_chars;
+        for (int j = 0; j < res->n_plates && !drop[i]; j++) {
+            const anpr_plate *q = &res->plates[j];
             float a[4];
-            detect_bounds(res->plates[j].box, a);
-            float h = a[3] - a[1];
-            lettering[i] = j != i && res->plates[j].confidence >= WHOLE_SURE && cx > a[0]
-                           && cx < a[2] && b[3] - b[1] < LETTERING_HEIGHT * h
-                           && (fabsf(cy - a[1]) < WHOLE_MARGIN * h
-                               || fabsf(cy - a[3]) < WHOLE_MARGIN * h);
+            detect_bounds(q->box, a);
+            float depth = depth_in(p, (const float(*)[2])q->box);
+            drop[i] = j != i && q->confidence >= WHOLE_SURE && cx > a[0] && cx < a[2]
+                      && b[3] - b[1] < LETTERING_HEIGHT * (a[3] - a[1])
+                      && (fabsf(depth) < WHOLE_MARGIN || fabsf(depth - 1) < WHOLE_MARGIN);
         }
     }
     int n = 0;
     for (int i = 0; i < res->n_plates; i++)
-        if (!lettering[i])
+        if (!drop[i])
             res->plates[n++] = res->plates[i];
     res->n_plates = n;
 }
@@ -840,16 +851,8 @@ static anpr_code read_plane(anpr_engine *e, const uint8_t *px, int w, int h,
         return fail(res, rc, err);
     qsort(res->plates, (size_t)res->n_plates, sizeof res->plates[0], by_confidence);
     drop_repeats(res);
-    if (!o->whole_plate) {
-        drop_lettering(res);
-        /* Last, so that short readings still count as parts and
-         * stickers above. */
-        int n = 0;
-        for (int i = 0; i < res->n_plates; i++)
-            if (strlen(res->plates[i].text) >= (size_t)o->min_chars)
-                res->plates[n++] = res->plates[i];
-        res->n_plates = n;
-    }
+    if (!o->whole_plate)
+        drop_lettering_and_short(res, o->min_chars);
     return ANPR_OK;
 }
 
