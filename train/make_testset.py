@@ -11,7 +11,10 @@ GB scenes: fixed-seed synthetic GB plates on vehicle panels pasted into
 1280x720 frames, since no real UK photo with a labelled plate is to hand;
 EU scenes: the hand-read European crops pasted the same way; two-line
 cuts: the two-line crops of the lists above (squarer than the
-recogniser's two_line_aspect) cut close, as a tight quad cuts them.
+recogniser's two_line_aspect) cut close, as a tight quad cuts them;
+tilted photos: each photo of photos-dev turned or slanted about its
+plate by 10 to 25 degrees, as a hand-held camera or one beside the road
+sees plates.
 """
 import math, os, random, sys
 
@@ -65,6 +68,7 @@ def main():
                 f.write(f"{p},{text},gb-synth\n")
         os.rename(lst + ".tmp", lst)
     write_two_line_cuts(out, os.path.join(out, "gb-synth.csv"), os.path.join(out, "crops.csv"))
+    write_tilted(out, os.path.join(out, "photos-dev.csv"))
     # European plates in whole frames: the hand-read crops (the eu-crops
     # measure, never trained on), each in two frames, as no labelled
     # European photos are to hand.
@@ -102,6 +106,43 @@ def write_two_line_cuts(out, *lists):
                 im.crop((0, t, w - int(w * right), h - t)).save(p)
                 f.write(f"{p},{text},{set_}\n")
             n += 1
+    os.rename(lst + ".tmp", lst)
+
+
+def write_tilted(out, dev):
+    """Each photo of the list dev turned about its plate's centre (even
+    lines) or slanted there, its top and bottom edges sloping while its
+    sides stay upright (odd lines), by 10 to 25 degrees either way (seed
+    SCENE_SEED + 2), at its own size, the corners left bare filled grey.
+    The label box becomes the bounds of the labelled box so moved."""
+    lst = os.path.join(out, "photos-tilted.csv")
+    if os.path.exists(lst):
+        return
+    folder = os.path.join(out, "photos-tilted")
+    os.makedirs(folder, exist_ok=True)
+    rng = random.Random(SCENE_SEED + 2)
+    with open(lst + ".tmp", "w") as f:
+        for i, line in enumerate(open(dev)):
+            path, text, set_, x, y, w, h = line.strip().split(",")
+            x, y, w, h = map(float, (x, y, w, h))
+            cx, cy = x + w / 2, y + h / 2
+            a = math.radians(rng.uniform(10, 25) * rng.choice((-1, 1)))
+            if i % 2 == 0:
+                m = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+            else:
+                m = np.array([[1, 0], [math.tan(a), 1]])
+            fwd = np.eye(3)
+            fwd[:2, :2] = m
+            fwd[:2, 2] = np.array([cx, cy]) - m @ np.array([cx, cy])
+            inv = np.linalg.inv(fwd)
+            im = Image.open(path).convert("RGB")
+            im = im.transform(im.size, Image.AFFINE, tuple(inv[:2].flatten()), Image.BICUBIC,
+                              fillcolor=(128, 128, 128))
+            p = os.path.join(folder, os.path.basename(path))
+            im.save(p, quality=92)
+            q = apply_h(fwd, [(x, y), (x + w, y), (x + w, y + h), (x, y + h)])
+            (x0, y0), (x1, y1) = q.min(0), q.max(0)
+            f.write(f"{p},{text},{set_},{x0:.0f},{y0:.0f},{x1 - x0:.0f},{y1 - y0:.0f}\n")
     os.rename(lst + ".tmp", lst)
 
 
