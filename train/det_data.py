@@ -123,8 +123,11 @@ class Composer:
     """Makes (image uint8 HxW, quads float (n,4,2)) scenes from a seeded rng."""
 
     def __init__(self, seed=0, size=320, synth_share=0.35, aspect_jitter=1.15, us_weight=1.0, sign_share=0.3,
-                 min_width=12):
+                 min_width=12, tilt=15):
         self.rng = random.Random(seed)
+        # The steepest rotation drawn, in degrees; above 15, plates are also
+        # slanted and keystoned (see _warp).
+        self.tilt = tilt
         # The narrowest plate drawn, in scene pixels.
         self.min_width = min_width
         # Scenes with signs and lettering pasted on: text that is not a plate.
@@ -243,18 +246,28 @@ class Composer:
 
     def _warp(self, pw, ph, W, H):
         """A random homography for a W x H patch around a pw x ph plate:
-        rotation within +-15 degrees, a yaw squeeze and corner jitter."""
-        r = self.rng
-        a = math.radians(r.gauss(0, 6)) if r.random() < 0.8 else math.radians(r.uniform(-15, 15))
-        a = max(-math.radians(15), min(math.radians(15), a))
+        rotation within +-tilt degrees, a yaw squeeze and corner jitter.
+        With a tilt over 15, a quarter of the plates are also slanted (top
+        and bottom edges sloping while the sides stay upright, as a plate
+        seen from above and to one side) and a quarter keystoned (one side
+        taller than the other); at 15 the draws are those of the detector
+        shipped before, which knew neither."""
+        r, t = self.rng, self.tilt
+        a = math.radians(r.gauss(0, 6)) if r.random() < 0.8 else math.radians(r.uniform(-t, t))
+        a = max(-math.radians(t), min(math.radians(t), a))
         sx = r.uniform(0.75, 1.0) if r.random() < 0.4 else 1.0
         j = r.uniform(0, 0.12) if r.random() < 0.6 else 0.0
+        slant = keystone = 0.0
+        if t > 15:
+            slant = r.uniform(-0.4, 0.4) if r.random() < 0.25 else 0.0
+            keystone = r.uniform(-0.25, 0.25) if r.random() < 0.25 else 0.0
         src = [(0, 0), (W, 0), (W, H), (0, H)]
         ca, sa = math.cos(a), math.sin(a)
         dst = []
         for x, y in src:
             x = (x - W / 2) * sx + r.uniform(-j, j) * pw
             y = (y - H / 2) + r.uniform(-j, j) * ph
+            y = y * (1 + keystone * x / (W / 2)) + slant * x
             dst.append((x * ca - y * sa, x * sa + y * ca))
         return homography(src, dst)
 

@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="torch threads (scenes are composed in between, on one)")
     ap.add_argument("--every", type=float, default=6, help="minutes between checkpoints")
     ap.add_argument("--sign-share", type=float, default=0.3, help="share of scenes with signs and lettering")
+    ap.add_argument("--tilt", type=float, default=15, help="steepest rotation drawn, degrees; above 15 "
+                    "plates are slanted and keystoned too (det_data.Composer._warp)")
     ap.add_argument("--init", help="start from these weights (a checkpoint, or an .nnw file such as "
                     "models/detector.nnw) with a fresh optimiser and schedule (a fine-tune) instead "
                     "of resuming train/out/det_last.pt")
@@ -60,7 +62,7 @@ def main():
         % (sum(p.numel() for p in model.parameters()), det_model.count_macs(model, 288, 512) / 1e6))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     comp = det_data.Composer(seed=a.seed, size=a.size, aspect_jitter=a.aspect_jitter,
-                             us_weight=a.us_weight, sign_share=a.sign_share)
+                             us_weight=a.us_weight, sign_share=a.sign_share, tilt=a.tilt)
     elapsed, step = 0.0, 0
     if a.init and a.init.endswith(".nnw"):
         err = nnrun.init_from(model, a.init, det_data.batch(comp, 64)[0])
