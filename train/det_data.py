@@ -250,8 +250,8 @@ class Composer:
         With a tilt over 15, a quarter of the plates are also slanted (top
         and bottom edges sloping while the sides stay upright, as a plate
         seen from above and to one side) and a quarter keystoned (one side
-        taller than the other); at 15 the draws are those of the detector
-        shipped before, which knew neither."""
+        taller than the other); at 15 it draws as it did before there
+        was a choice, neither slanted nor keystoned."""
         r, t = self.rng, self.tilt
         a = math.radians(r.gauss(0, 6)) if r.random() < 0.8 else math.radians(r.uniform(-t, t))
         a = max(-math.radians(t), min(math.radians(t), a))
