@@ -54,6 +54,22 @@ static void expect_plate(anpr_engine *e, const char *path, const char *want, con
     CHECK(!strcmp(r.plates[0].candidates[0].text, r.plates[0].text), "candidate 0 differs");
 }
 
+/* The image file at path (at most max_bytes), decoded to grey with the
+ * library's own image.h for the raw-plane call; px is NULL where that
+ * failed, which is said. */
+static image load_grey(const char *path, size_t max_bytes)
+{
+    uint8_t *data = NULL;
+    size_t len;
+    image im = { 0 };
+    char err[256] = "";
+    CHECK(image_read_file(path, max_bytes, &data, &len, err, sizeof err) == 0
+          && image_decode(data, len, 1, 0, 1, 0, 0, NULL, &im, err, sizeof err) == 0,
+          "%s: %s", path, err);
+    free(data);
+    return im;
+}
+
 /*
  * The two-line motorcycle sample cut close (its right 4% off, and 12%, then
  * 16%, of its height off top and bottom) is wider than the recogniser's
@@ -64,15 +80,7 @@ static void expect_plate(anpr_engine *e, const char *path, const char *want, con
  */
 static void close_cut(anpr_engine *e)
 {
-    uint8_t *data = NULL;
-    size_t len;
-    image im = { 0 };
-    char err[256] = "";
-    CHECK(image_read_file("samples/plate-gb-motorcycle.png", 1u << 20, &data, &len, err,
-                          sizeof err) == 0
-          && image_decode(data, len, 1, 0, 1, 0, 0, NULL, &im, err, sizeof err) == 0,
-          "sample: %s", err);
-    free(data);
+    image im = load_grey("samples/plate-gb-motorcycle.png", 1u << 20);
     if (!im.px)
         return;
     for (int pct = 12; pct <= 16; pct += 4) {
@@ -147,6 +155,27 @@ static int read_once(anpr_engine *e, const char *path, anpr_result *r)
 }
 
 /*
+ * Checks that text (NULL: any text) is among the plates of r, a reading of
+ * `what`, boxed on the labelled box x0, y0, x1, y1 (IoU at least 0.5, as
+ * read_bench counts a plate found).
+ */
+static void read_at(const anpr_result *r, const char *what, const char *text,
+                    const float label[4])
+{
+    int i = 0;
+    float b[4];
+    for (; i < r->n_plates; i++) {
+        detect_bounds(r->plates[i].box, b);
+        if (text ? !strcmp(r->plates[i].text, text) : detect_iou(b, label) >= 0.5f)
+            break;
+    }
+    CHECK(i < r->n_plates, "%s: %s not read", what, text ? text : "no plate");
+    if (i < r->n_plates)
+        CHECK(detect_iou(b, label) >= 0.5f, "%s: %s boxed %.0f,%.0f-%.0f,%.0f, off the plate",
+              what, r->plates[i].text, b[0], b[1], b[2], b[3]);
+}
+
+/*
  * Reads the photo at path (a file of ../shared/data: skipped where that is
  * absent) and checks that text (NULL: any text) is among its plates, boxed
  * on the labelled box x0, y0, x1, y1 (IoU at least 0.5, as read_bench
@@ -163,18 +192,8 @@ static int reads_at(const char *path, const char *text, const float label[4],
     int rc = read_once(engine_in(0, ANPR_COUNTRY_AUTO, ANPR_PRECISION_FLOAT), path, &r);
     if (rc < 0)
         return -1;
-    int i = 0;
-    float b[4];
-    for (; i < r.n_plates; i++) {
-        detect_bounds(r.plates[i].box, b);
-        if (text ? !strcmp(r.plates[i].text, text) : detect_iou(b, label) >= 0.5f)
-            break;
-    }
-    CHECK(rc == ANPR_OK && i < r.n_plates, "%s: %s not read: %s", path, text ? text : "no plate",
-          r.error);
-    if (i < r.n_plates)
-        CHECK(detect_iou(b, label) >= 0.5f, "%s: box %.0f,%.0f-%.0f,%.0f is off the plate", path,
-              b[0], b[1], b[2], b[3]);
+    CHECK(rc == ANPR_OK, "%s: %s", path, r.error);
+    read_at(&r, path, text, label);
     for (int k = 0; unwanted && rc == ANPR_OK && k < r.n_plates; k++)
         CHECK(strcmp(r.plates[k].text, unwanted) != 0, "%s: %s read", path, unwanted);
     return rc == ANPR_OK ? r.n_plates : 0;
@@ -351,14 +370,7 @@ static void tilted_plates(void)
     if (!e)
         return;
     for (size_t k = 0; k < sizeof photos / sizeof photos[0]; k++) {
-        uint8_t *data = NULL;
-        size_t len;
-        image im = { 0 };
-        char err[256] = "";
-        CHECK(image_read_file(photos[k].path, 1u << 22, &data, &len, err, sizeof err) == 0
-              && image_decode(data, len, 1, 0, 1, 0, 0, NULL, &im, err, sizeof err) == 0,
-              "%s: %s", photos[k].path, err);
-        free(data);
+        image im = load_grey(photos[k].path, 1u << 22);
         if (!im.px)
             continue;
         size_t n = (size_t)im.w * (size_t)im.h;
@@ -383,29 +395,21 @@ static void tilted_plates(void)
             image_warp_quad(im.px, im.w, im.h, im.w, (const float(*)[2])q, f, im.w, im.h);
             for (size_t i = 0; i < n; i++)
                 px[i] = (uint8_t)(f[i] * 255 + 0.5f);
+            char what[128];
+            snprintf(what, sizeof what, "%s %s %g degrees", photos[k].path,
+                     turns[t].slant ? "slanted" : "turned", turns[t].deg);
             anpr_result r;
-            CHECK(anpr_read_gray(e, px, im.w, im.h, im.w, &r) == ANPR_OK, "%s: %s", photos[k].path,
-                  r.error);
+            CHECK(anpr_read_gray(e, px, im.w, im.h, im.w, &r) == ANPR_OK, "%s: %s", what, r.error);
             for (int p = 0; p < 2 && photos[k].text[p]; p++) {
                 const float *b = photos[k].box[p];
-                float moved[4][2], label[4], got[4];
+                float moved[4][2], label[4];
                 for (int c = 0; c < 4; c++) {
                     float x = b[c == 1 || c == 2 ? 2 : 0] - cx, y = b[c >= 2 ? 3 : 1] - cy;
                     moved[c][0] = cx + m[0][0] * x + m[0][1] * y;
                     moved[c][1] = cy + m[1][0] * x + m[1][1] * y;
                 }
                 detect_bounds((const float(*)[2])moved, label);
-                int i = 0;
-                while (i < r.n_plates && strcmp(r.plates[i].text, photos[k].text[p]) != 0)
-                    i++;
-                CHECK(i < r.n_plates, "%s turned %g degrees%s: %s not read", photos[k].path,
-                      turns[t].deg, turns[t].slant ? " (slant)" : "", photos[k].text[p]);
-                if (i == r.n_plates)
-                    continue;
-                detect_bounds(r.plates[i].box, got);
-                CHECK(detect_iou(got, label) >= 0.5f, "%s turned %g degrees%s: %s boxed off the plate",
-                      photos[k].path, turns[t].deg, turns[t].slant ? " (slant)" : "",
-                      photos[k].text[p]);
+                read_at(&r, what, photos[k].text[p], label);
             }
         }
         free(f);
