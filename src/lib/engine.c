@@ -661,20 +661,20 @@ static anpr_code read_faint(anpr_engine *e, workspace *ws, const uint8_t *px, in
     return read_boxes(e, ws, px, w, h, stride, scale, n, FAINT_MIN, res, err, errlen);
 }
 
-/* Where plate a's box centre lies down box's bounds: 0 at their top, 1
+/* Where the centre of bounds ab lies down bounds wb: 0 at their top, 1
  * at their bottom. */
-static float depth_in(const anpr_plate *a, const float box[4][2])
+static float depth_in(const float ab[4], const float wb[4])
 {
-    float ab[4], wb[4];
-    detect_bounds(a->box, ab);
-    detect_bounds(box, wb);
     return ((ab[1] + ab[3]) / 2 - wb[1]) / (wb[3] - wb[1]);
 }
 
 /* Does plate a's box centre lie in the top or bottom WHOLE_MARGIN of box? */
 static int in_margin(const anpr_plate *a, const float box[4][2])
 {
-    float depth = depth_in(a, box);
+    float ab[4], wb[4];
+    detect_bounds(a->box, ab);
+    detect_bounds(box, wb);
+    float depth = depth_in(ab, wb);
     return depth < WHOLE_MARGIN || depth > 1 - WHOLE_MARGIN;
 }
 
@@ -802,7 +802,7 @@ static void drop_lettering_and_short(anpr_result *res, int min_chars)
             const anpr_plate *q = &res->plates[j];
             float a[4];
             detect_bounds(q->box, a);
-            float depth = depth_in(p, (const float(*)[2])q->box);
+            float depth = depth_in(b, a);
             drop[i] = j != i && q->confidence >= WHOLE_SURE && cx > a[0] && cx < a[2]
                       && b[3] - b[1] < LETTERING_HEIGHT * (a[3] - a[1])
                       && (fabsf(depth) < WHOLE_MARGIN || fabsf(depth - 1) < WHOLE_MARGIN);
