@@ -21,7 +21,7 @@ import torch
 import det_data
 import det_eval
 import det_model
-import nnrun
+import loop
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(ROOT, "out")
@@ -64,12 +64,8 @@ def main():
     comp = det_data.Composer(seed=a.seed, size=a.size, aspect_jitter=a.aspect_jitter,
                              us_weight=a.us_weight, sign_share=a.sign_share, tilt=a.tilt)
     elapsed, step = 0.0, 0
-    if a.init and a.init.endswith(".nnw"):
-        err = nnrun.init_from(model, a.init, det_data.batch(comp, 64)[0])
-        log("weights from %s (max |torch - file| %.2e)" % (a.init, err))
-    elif a.init:
-        model.load_state_dict(torch.load(a.init, map_location="cpu")["model"])
-        log("weights from %s" % a.init)
+    if a.init:
+        loop.init_from(model, a.init, lambda: det_data.batch(comp, 64)[0])
     elif os.path.exists(LAST):
         st = torch.load(LAST, map_location="cpu")
         model.load_state_dict(st["model"])

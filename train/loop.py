@@ -13,6 +13,8 @@ import time
 import numpy as np
 import torch
 
+import nnrun
+
 
 def resume(model, opt, path):
     """Loads a checkpoint written by run() if there is one: (seconds spent,
@@ -26,11 +28,16 @@ def resume(model, opt, path):
     return st["spent"], st["step"]
 
 
-def init_from(model, path):
-    """Sets model's weights from a checkpoint written by run(), to train on
-    from them with a fresh optimiser and schedule."""
-    model.load_state_dict(torch.load(path)["model"])
-    print(f"weights from {path}", flush=True)
+def init_from(model, path, calib):
+    """Sets model's weights from a checkpoint or an .nnw file, to train on
+    from them with a fresh optimiser and schedule. An .nnw's BatchNorm
+    statistics are calibrated on calib(), a batch of training inputs."""
+    if path.endswith(".nnw"):
+        err = nnrun.init_from(model, path, calib())
+        print(f"weights from {path} (max |torch - file| {err:.2e})", flush=True)
+    else:
+        model.load_state_dict(torch.load(path, map_location="cpu")["model"])
+        print(f"weights from {path}", flush=True)
 
 
 def run(model, opt, batches, loss_of, *, ckpt, lr, budget, spent, step, batch,

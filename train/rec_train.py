@@ -20,7 +20,6 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import loop
 import nnfile
-import nnrun
 import rec_data as D
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -163,17 +162,6 @@ def evaluate(model, sets):
     return res
 
 
-def load_weights(model, path, seed):
-    """Sets model's weights from a checkpoint or an .nnw file; an .nnw's
-    BatchNorm statistics are calibrated on a batch of Stream(seed)."""
-    if path.endswith(".nnw"):
-        x, _ = next(iter(Stream(seed, 256)))
-        err = nnrun.init_from(model, path, x)
-        print(f"weights from {path} (max |torch - file| {err:.2e})", flush=True)
-    else:
-        loop.init_from(model, path)
-
-
 def export(model, path, step):
     model.eval()
     model.export(path, {"name": "anpr-recogniser", "alphabet": D.ALPHABET,
@@ -219,7 +207,7 @@ def main():
     ckpt = os.path.join(OUT, "rec.pt")
     spent, step = 0.0, 0
     if a.init:
-        load_weights(model, a.init, a.seed - 1)
+        loop.init_from(model, a.init, lambda: next(iter(Stream(a.seed - 1, 256)))[0])
     else:
         spent, step = loop.resume(model, opt, ckpt)
     print("parameters", sum(p.numel() for p in model.parameters()), flush=True)

@@ -127,7 +127,7 @@ def main():
     ckpt = os.path.join(OUT, "ref.pt")
     spent, step = 0.0, 0
     if a.init:
-        loop.init_from(model, a.init)
+        loop.init_from(model, a.init, lambda: next(iter(Stream(a.seed - 1, 256)))[0])
     else:
         spent, step = loop.resume(model, opt, ckpt)
     print("parameters", sum(p.numel() for p in model.parameters()), flush=True)
