@@ -232,6 +232,25 @@ def far(rng, im):
     return small.resize((w, h), Image.BILINEAR)
 
 
+def dealer_frame(rng, canvas, mx, my, w, h):
+    """Draws on canvas a dealer's frame for the w x h plate that will sit at
+    (mx, my): narrow at the sides, deep and lettered above and below. A
+    detector or refiner quad often takes the frame for the plate (photos-dev
+    US plates read wrong from it, right from the plate). Returns how far
+    past the plate, in plate widths and heights, a quad may then reach."""
+    fx = rng.uniform(0.02, 0.09) * w
+    ft, fb = rng.uniform(0.08, 0.35) * h, rng.uniform(0.12, 0.45) * h
+    light = rng.random() < 0.5
+    fill = tuple(rng.randint(170, 255) if light else rng.randint(0, 70) for _ in range(3))
+    ink = tuple(rng.randint(0, 90) if light else rng.randint(170, 255) for _ in range(3))
+    ImageDraw.Draw(canvas).rectangle([mx - fx, my - ft, mx + w + fx, my + h + fb], fill=fill)
+    if rng.random() < 0.8:
+        synth.small_text(rng, canvas, (int(mx), int(my - ft * 0.9), int(mx + w), int(my - ft * 0.15)), ink)
+    if rng.random() < 0.8:
+        synth.small_text(rng, canvas, (int(mx), int(my + h + fb * 0.15), int(mx + w), int(my + h + fb * 0.9)), ink)
+    return fx / w + 0.04, max(ft, fb) / h + 0.05
+
+
 def real(rng, sample):
     """A real crop, moved and damaged a little: (prepared array, text).
 
@@ -253,7 +272,7 @@ def real(rng, sample):
         canvas = background(rng, w + 2 * mx, h + 2 * my)
     sx, sy = 0.16, 0.3
     if rng.random() < 0.3:
-        sx, sy = synth.dealer_frame(rng, canvas, mx, my, w, h)
+        sx, sy = dealer_frame(rng, canvas, mx, my, w, h)
     canvas.paste(im, (mx, my))
     x0, x1 = mx - rng.uniform(-0.03, sx) * w, mx + w + rng.uniform(-0.03, sx) * w
     y0, y1 = my - rng.uniform(-0.05, sy) * h, my + h + rng.uniform(-0.05, sy) * h

@@ -226,28 +226,6 @@ def small_text(rng, plate, box, colour, words=SMALL_WORDS):
     ImageDraw.Draw(plate).text((x0 + rng.randint(0, max(1, (x1 - x0) // 3)), y0), t, fill=colour, font=f)
 
 
-def dealer_frame(rng, canvas, mx, my, w, h):
-    """Draws on canvas a dealer's frame for the w x h plate that will sit at
-    (mx, my): narrow at the sides, deep and lettered above and below. A
-    detector or refiner quad often takes the frame for the plate (photos-dev
-    US plates read wrong from it, right from the plate). Returns how far
-    past the plate, in plate widths and heights, a quad may then reach."""
-    fx = rng.uniform(0.02, 0.09) * w
-    ft, fb = rng.uniform(0.08, 0.35) * h, rng.uniform(0.12, 0.45) * h
-    light = rng.random() < 0.5
-    n = len(canvas.getbands())   # RGB for the recogniser, L for the detector's scenes
-    fill = tuple(rng.randint(170, 255) if light else rng.randint(0, 70) for _ in range(n))
-    ink = tuple(rng.randint(0, 90) if light else rng.randint(170, 255) for _ in range(n))
-    if n == 1:
-        fill, ink = fill[0], ink[0]
-    ImageDraw.Draw(canvas).rectangle([mx - fx, my - ft, mx + w + fx, my + h + fb], fill=fill)
-    if rng.random() < 0.8:
-        small_text(rng, canvas, (int(mx), int(my - ft * 0.9), int(mx + w), int(my - ft * 0.15)), ink)
-    if rng.random() < 0.8:
-        small_text(rng, canvas, (int(mx), int(my + h + fb * 0.15), int(mx + w), int(my + h + fb * 0.9)), ink)
-    return fx / w + 0.04, max(ft, fb) / h + 0.05
-
-
 def band(rng, plate, w, h, country):
     """The blue identifier band at the left, with stars and a code."""
     d = ImageDraw.Draw(plate)
