@@ -105,15 +105,15 @@ def decode(hm, reg, thr, geom, max_det=16, nms_iou=0.3, refine=True):
 
 
 REFINE_W, REFINE_H, REFINE_ZOOM, REFINE_THR, REFINE_CENTRE = 160, 96, 1.5, 0.2, 0.25
-SURE = 0.3   # detect.h DETECT_SURE
+THRESHOLD, SURE = 0.3, 0.25   # detect.h DETECT_THRESHOLD, DETECT_SURE
 
 
 def refine(model, grey, dets, nms_iou=0.3):
     """The second look of detect.c: each plate's window (REFINE_ZOOM times
     its width, or twice its height if more) resized to REFINE_W x REFINE_H,
     run again, and the best plate near the window's centre taken; a plate
-    the first look scored under SURE is dropped unless the second scores
-    it at least SURE, any other unless the second finds it again; then the
+    the first look scored under THRESHOLD is dropped unless the second
+    scores it at least SURE, any other unless the second finds it again; then the
     quads are suppressed again, best first."""
     W, H = grey.size
     out = []
@@ -146,7 +146,7 @@ def refine(model, grey, dets, nms_iou=0.3):
                     box = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
                     second = s2
                     break
-        if second < (SURE if sc < SURE else REFINE_THR):
+        if second < (SURE if sc < THRESHOLD else REFINE_THR):
             continue
         if all(iou(box, b) <= nms_iou for _, _, b in out):
             out.append((sc, q, box))
