@@ -1,4 +1,5 @@
-"""The training loop the recogniser and the corner refiner share.
+"""The training loop the recogniser and the corner refiner share, and the
+start from given weights all three trainers share (the detector's too).
 
 Training runs to a wall-clock budget rather than a step count, so that a
 recipe states what a two-core machine can do in the time it has: the
