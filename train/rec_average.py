@@ -12,6 +12,7 @@ import argparse
 
 import torch
 
+import loop
 import rec_train as R
 
 if __name__ == "__main__":
@@ -24,8 +25,9 @@ if __name__ == "__main__":
     args = ap.parse_args()
     torch.set_num_threads(2)
     a, b = R.Recogniser(), R.Recogniser()
-    R.load_weights(a, args.a, args.seed)
-    R.load_weights(b, args.b, args.seed)
+    calib = lambda: next(iter(R.Stream(args.seed, 256)))[0]
+    loop.init_from(a, args.a, calib)
+    loop.init_from(b, args.b, calib)
     sa, sb = a.state_dict(), b.state_dict()
     for k, v in sa.items():
         # BatchNorm's batch counters are integers and unused in eval.
