@@ -1,5 +1,6 @@
-"""The training loop the recogniser and the corner refiner share, and the
-start from given weights all three trainers share (the detector's too).
+"""The training loop the recogniser and the corner refiner share, and
+init_from(), with which all three trainers (the detector's too) start
+from given weights.
 
 Training runs to a wall-clock budget rather than a step count, so that a
 recipe states what a two-core machine can do in the time it has: the
